@@ -1,0 +1,197 @@
+//! The upstream of runtime-lab: an HTTP/1.1 feature store that answers each request after a delay.
+//!
+//! Every experiment needs an upstream whose latency is known exactly and
+//! whose answers are the same on every run and machine. This server gives
+//! both: `GET /features/{id}?delay_ms=D&n=K` sleeps D milliseconds on a timer
+//! (no thread is held while it waits, so it holds ten thousand requests at
+//! once) and answers `{"id": id, "values": [K numbers]}`, the values a pure
+//! function of `id` and their index. It also answers `GET /delay/{seconds}`
+//! like httpbin (the articles' upstream) and `GET /health`. Bad input gets a
+//! `400` (or `404` for unknown paths) with a JSON error body.
+//!
+//! The binary runs it as a child process (`runtime-lab serve-features`) so
+//! that its CPU time and sockets are not charged to the executor under test.
+//!
+//! # Example
+//!
+//! ```
+//! let store = feature_store::FeatureStore::spawn(feature_store::Config::default())?;
+//! let url = format!("http://{}/features/7?delay_ms=0&n=3", store.addr());
+//! println!("try: curl '{url}'");
+//! assert_eq!(feature_store::values(7, 3).len(), 3);
+//! # Ok::<(), feature_store::Error>(())
+//! ```
+
+mod routes;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::oneshot;
+
+pub use routes::{MAX_DELAY_MS, MAX_VALUES, values};
+
+/// Errors starting the feature store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The listening socket could not be created or bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server's runtime or thread could not be started.
+    #[error("cannot start the feature store runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// How to run the feature store.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// Worker threads of the server's tokio runtime.
+    pub worker_threads: usize,
+    /// Listen backlog: room for connections not yet accepted, so a burst of
+    /// ten thousand connects is queued rather than dropped (the kernel caps
+    /// it at `net.core.somaxconn`).
+    pub backlog: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            worker_threads: std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(4),
+            backlog: 65_535,
+        }
+    }
+}
+
+/// A feature store running on its own threads; dropping it stops it.
+pub struct FeatureStore {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FeatureStore {
+    /// Binds the listener and starts serving on a background thread.
+    /// Returns once the socket is listening, so requests can be sent at once.
+    pub fn spawn(config: Config) -> Result<Self, Error> {
+        let runtime = build_runtime(&config)?;
+        let listener = runtime.block_on(bind(&config))?;
+        let addr = local_addr(&listener, &config)?;
+        let (shutdown, shutdown_signal) = oneshot::channel();
+        let thread = std::thread::Builder::new()
+            .name("feature-store".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    tokio::select! {
+                        () = accept_loop(listener) => {}
+                        _ = shutdown_signal => {}
+                    }
+                });
+                // Dropping the runtime here cancels the in-flight connections.
+            })
+            .map_err(Error::Runtime)?;
+        Ok(FeatureStore {
+            addr,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        })
+    }
+
+    /// The address the store listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for FeatureStore {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Serves on the calling thread until the process ends; `on_ready` gets the
+/// bound address once the socket is listening (the CLI prints it).
+pub fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), Error> {
+    let runtime = build_runtime(&config)?;
+    runtime.block_on(async {
+        let listener = bind(&config).await?;
+        on_ready(local_addr(&listener, &config)?);
+        accept_loop(listener).await;
+        Ok(())
+    })
+}
+
+fn build_runtime(config: &Config) -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.worker_threads.max(1))
+        .thread_name("feature-store-worker")
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)
+}
+
+async fn bind(config: &Config) -> Result<TcpListener, Error> {
+    let bind_error = |source| Error::Bind {
+        addr: config.addr,
+        source,
+    };
+    let socket = if config.addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(bind_error)?;
+    socket.set_reuseaddr(true).map_err(bind_error)?;
+    socket.bind(config.addr).map_err(bind_error)?;
+    socket.listen(config.backlog).map_err(bind_error)
+}
+
+fn local_addr(listener: &TcpListener, config: &Config) -> Result<SocketAddr, Error> {
+    listener.local_addr().map_err(|source| Error::Bind {
+        addr: config.addr,
+        source,
+    })
+}
+
+async fn accept_loop(listener: TcpListener) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _peer)) => stream,
+            // Out of file descriptors or a connection reset before accept:
+            // keep serving the connections we have and try again shortly.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(async move {
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(30))
+                .max_buf_size(64 * 1024)
+                .serve_connection(TokioIo::new(stream), service_fn(routes::handle));
+            // A client that disconnects mid-delay ends here; nothing to report.
+            let _ = connection.await;
+        });
+    }
+}

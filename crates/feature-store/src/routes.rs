@@ -1,0 +1,196 @@
+//! Request routing and the deterministic feature values.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode, header};
+use serde::Serialize;
+use std::convert::Infallible;
+use std::time::Duration;
+
+/// Most feature values one batch may ask for (`n`); about 2 MB of JSON.
+pub const MAX_VALUES: u32 = 100_000;
+/// Longest delay one request may ask for (`delay_ms`, or `/delay/{seconds}`).
+pub const MAX_DELAY_MS: u64 = 60_000;
+/// Values per batch when `n` is not given.
+const DEFAULT_VALUES: u32 = 1024;
+
+/// The feature values of batch `id`: `n` numbers in `[-1, 1)`, a pure
+/// function of `id` and the index, identical on every run and machine.
+pub fn values(id: u64, n: u32) -> Vec<f64> {
+    (0..u64::from(n))
+        .map(|index| {
+            let bits = splitmix64(id.wrapping_mul(0x1000_0000_01b3) ^ index);
+            // 53 random bits -> [0, 1) -> [-1, 1).
+            (bits >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+#[derive(Serialize)]
+struct FeatureBatch {
+    id: u64,
+    values: Vec<f64>,
+}
+
+type Reply = Response<Full<Bytes>>;
+
+pub(crate) async fn handle(request: Request<Incoming>) -> Result<Reply, Infallible> {
+    if request.method() != Method::GET {
+        return Ok(error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only GET is supported",
+        ));
+    }
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().unwrap_or("").to_owned();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let reply = match segments.as_slice() {
+        ["health"] => Ok(json(StatusCode::OK, &serde_json::json!({ "status": "ok" }))),
+        ["features", id] => features(id, &query).await,
+        ["delay", seconds] => delay(seconds, &request).await,
+        _ => Err((StatusCode::NOT_FOUND, format!("no route for {path}"))),
+    };
+    Ok(reply.unwrap_or_else(|(status, message)| error(status, &message)))
+}
+
+type Routed = Result<Reply, (StatusCode, String)>;
+
+async fn features(id: &str, query: &str) -> Routed {
+    let id: u64 = id.parse().map_err(|_| {
+        bad_request(format!(
+            "batch id must be a non-negative integer, got {id:?}"
+        ))
+    })?;
+    let mut delay_ms = 0;
+    let mut n_values = DEFAULT_VALUES;
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "delay_ms" => {
+                delay_ms = value.parse().map_err(|_| {
+                    bad_request(format!("delay_ms must be an integer, got {value:?}"))
+                })?;
+            }
+            "n" => {
+                n_values = value
+                    .parse()
+                    .map_err(|_| bad_request(format!("n must be an integer, got {value:?}")))?;
+            }
+            // Unknown parameters (a cache-buster, say) are ignored, as most services do.
+            _ => {}
+        }
+    }
+    if delay_ms > MAX_DELAY_MS {
+        return Err(bad_request(format!(
+            "delay_ms must be at most {MAX_DELAY_MS}"
+        )));
+    }
+    if n_values == 0 || n_values > MAX_VALUES {
+        return Err(bad_request(format!("n must be between 1 and {MAX_VALUES}")));
+    }
+    sleep_ms(delay_ms).await;
+    Ok(json(
+        StatusCode::OK,
+        &FeatureBatch {
+            id,
+            values: values(id, n_values),
+        },
+    ))
+}
+
+/// Answers like httpbin's `/delay/{seconds}`: after the delay, a JSON echo of the request.
+async fn delay(seconds: &str, request: &Request<Incoming>) -> Routed {
+    let seconds: f64 = seconds
+        .parse()
+        .ok()
+        .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+        .ok_or_else(|| {
+            bad_request(format!(
+                "delay must be a non-negative number of seconds, got {seconds:?}"
+            ))
+        })?;
+    let delay_ms = (seconds * 1000.0).round();
+    if delay_ms > MAX_DELAY_MS as f64 {
+        return Err(bad_request(format!(
+            "delay must be at most {} s",
+            MAX_DELAY_MS / 1000
+        )));
+    }
+    sleep_ms(delay_ms as u64).await;
+    let headers: serde_json::Map<String, serde_json::Value> = request
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                serde_json::Value::from(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+            )
+        })
+        .collect();
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "args": {},
+            "data": "",
+            "files": {},
+            "form": {},
+            "headers": headers,
+            "origin": "127.0.0.1",
+            "url": format!("http://{host}{}", request.uri()),
+        }),
+    ))
+}
+
+/// Waits `delay_ms` on the runtime's timer; no timer at all for zero.
+async fn sleep_ms(delay_ms: u64) {
+    if delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+    }
+}
+
+fn bad_request(message: String) -> (StatusCode, String) {
+    (StatusCode::BAD_REQUEST, message)
+}
+
+fn error(status: StatusCode, message: &str) -> Reply {
+    json(
+        status,
+        &serde_json::json!({ "error": message, "status": status.as_u16() }),
+    )
+}
+
+fn json(status: StatusCode, body: &impl Serialize) -> Reply {
+    let bytes = serde_json::to_vec(body).expect("serialising plain JSON values cannot fail");
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(bytes)))
+        .expect("a response with a valid status and header")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_deterministic_and_bounded() {
+        assert_eq!(values(42, 100), values(42, 100));
+        assert_ne!(values(42, 100), values(43, 100));
+        // A longer batch extends a shorter one.
+        assert_eq!(values(5, 10)[..], values(5, 20)[..10]);
+        assert!(values(9, 1000).iter().all(|v| (-1.0..1.0).contains(v)));
+    }
+}

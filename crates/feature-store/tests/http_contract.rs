@@ -1,0 +1,96 @@
+//! The feature store's HTTP contract, over real sockets: answers, determinism, errors.
+
+use feature_store::{Config, FeatureStore, MAX_VALUES};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+fn get(store: &FeatureStore, path: &str) -> (u16, serde_json::Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent
+        .get(&format!("http://{}{path}", store.addr()))
+        .call()
+        .expect("request reaches the store");
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_vec().expect("body");
+    (
+        status,
+        serde_json::from_slice(&body).expect("every answer is JSON"),
+    )
+}
+
+#[test]
+fn features_are_deterministic_and_sized() {
+    let store = FeatureStore::spawn(Config::default()).unwrap();
+    let (status, first) = get(&store, "/features/7?delay_ms=0&n=5");
+    assert_eq!(status, 200);
+    assert_eq!(first["id"], 7);
+    assert_eq!(first["values"].as_array().unwrap().len(), 5);
+    let (_, again) = get(&store, "/features/7?n=5");
+    assert_eq!(first, again);
+    let (_, other) = get(&store, "/features/8?n=5");
+    assert_ne!(first["values"], other["values"]);
+    // The JSON carries exactly the library's values, bit for bit.
+    let sent: Vec<f64> = serde_json::from_value(first["values"].clone()).unwrap();
+    assert_eq!(sent, feature_store::values(7, 5));
+}
+
+#[test]
+fn delay_is_honoured() {
+    let store = FeatureStore::spawn(Config::default()).unwrap();
+    let started = Instant::now();
+    let (status, _) = get(&store, "/features/1?delay_ms=150&n=1");
+    assert_eq!(status, 200);
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    let (status, body) = get(&store, "/delay/0.1");
+    assert_eq!(status, 200);
+    assert!(body["url"].as_str().unwrap().ends_with("/delay/0.1"));
+    assert!(started.elapsed() >= Duration::from_millis(250));
+}
+
+#[test]
+fn bad_input_gets_400_or_404_with_a_json_error() {
+    let store = FeatureStore::spawn(Config::default()).unwrap();
+    let cases = [
+        ("/features/abc", 400),
+        ("/features/-1", 400),
+        ("/features/1?n=0", 400),
+        (&*format!("/features/1?n={}", MAX_VALUES + 1), 400),
+        ("/features/1?delay_ms=60001", 400),
+        ("/features/1?delay_ms=soon", 400),
+        ("/delay/61", 400),
+        ("/delay/-1", 400),
+        ("/delay/NaN", 400),
+        ("/nothing/here", 404),
+        ("/features", 404),
+    ];
+    for (path, expected) in cases {
+        let (status, body) = get(&store, path);
+        assert_eq!(status, expected, "{path}");
+        assert!(body["error"].is_string(), "{path}: {body}");
+    }
+    let (status, body) = get(&store, "/health");
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+}
+
+#[test]
+fn garbage_on_the_socket_gets_an_error_and_the_store_stays_up() {
+    let store = FeatureStore::spawn(Config::default()).unwrap();
+    let mut stream = TcpStream::connect(store.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(b"NOT HTTP AT ALL\r\n\r\n").unwrap();
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.is_empty() || reply.starts_with("HTTP/1.1 400"),
+        "{reply}"
+    );
+    let (status, _) = get(&store, "/health");
+    assert_eq!(status, 200);
+}

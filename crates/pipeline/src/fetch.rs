@@ -1,0 +1,66 @@
+//! The blocking fetch path, shared by every executor that blocks a thread per request.
+
+use crate::{BatchError, Connections, MAX_BODY_BYTES, Workload};
+
+/// A blocking HTTP/1.1 client (ureq) for one workload.
+///
+/// With [`Connections::Fresh`] the agent keeps no idle connection, so every
+/// request opens and closes its own TCP connection, as `requests.get` does.
+/// With [`Connections::Pooled`] connections are kept alive and reused. The
+/// fetcher is `Clone + Send + Sync`: share one between threads to share its pool.
+#[derive(Clone)]
+pub struct BlockingFetcher {
+    agent: ureq::Agent,
+    workload: Workload,
+}
+
+impl BlockingFetcher {
+    /// A fetcher for `workload`'s upstream and connection mode.
+    pub fn new(workload: &Workload) -> Self {
+        let idle = match workload.connections {
+            Connections::Fresh => 0,
+            // Enough idle slots that no connection of the run is ever dropped.
+            Connections::Pooled => workload.in_flight_limit().max(workload.workers),
+        };
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_idle_connections(idle)
+            .max_idle_connections_per_host(idle)
+            .user_agent("runtime-lab")
+            .build();
+        BlockingFetcher {
+            agent: ureq::Agent::new_with_config(config),
+            workload: workload.clone(),
+        }
+    }
+
+    /// Fetches batch `id` and returns the response body.
+    pub fn fetch(&self, id: u64) -> Result<Vec<u8>, BatchError> {
+        let url = self.workload.request_url(id);
+        let mut response = self.agent.get(&url).call().map_err(classify)?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(BatchError::Status(status));
+        }
+        response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY_BYTES as u64)
+            .read_to_vec()
+            .map_err(classify)
+    }
+}
+
+fn classify(error: ureq::Error) -> BatchError {
+    match error {
+        ureq::Error::StatusCode(status) => BatchError::Status(status),
+        ureq::Error::BodyExceedsLimit(_) => BatchError::BodyTooLarge(MAX_BODY_BYTES),
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
+            BatchError::Connect(error.to_string())
+        }
+        ureq::Error::Io(ref io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            BatchError::Connect(error.to_string())
+        }
+        other => BatchError::Http(other.to_string()),
+    }
+}

@@ -1,0 +1,227 @@
+//! The async fetch path, shared by every async executor: hyper 1.x's
+//! low-level HTTP/1.1 client connection, generic over the connection's IO.
+//!
+//! hyper's `client::conn::http1` API needs no runtime: it takes any IO that
+//! implements [`hyper::rt::Read`] and [`hyper::rt::Write`] and gives back a
+//! request sender plus a *connection future* that someone must poll. This
+//! module polls that future itself, alongside the request, instead of
+//! spawning it, so the same code runs on tokio, smol, async-std and glommio
+//! and the runtime is the only variable between them. Each runtime supplies a
+//! [`Connect`] implementation for its own TCP stream.
+
+use crate::{BatchError, Connections, Workload};
+use bytes::Bytes;
+use futures_util::FutureExt;
+use futures_util::future::{Either, select};
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::client::conn::http1::{self, Connection, SendRequest};
+use hyper::{Request, header};
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::{Pin, pin};
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+
+/// Largest response body any executor accepts; past it the batch fails.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Opens a TCP connection on one runtime, as IO that hyper can drive.
+///
+/// tokio implements it with `hyper_util::rt::TokioIo<tokio::net::TcpStream>`;
+/// runtimes built on the `futures-io` traits wrap their stream in [`FuturesIo`].
+pub trait Connect {
+    /// The connected stream.
+    type Io: hyper::rt::Read + hyper::rt::Write + Unpin;
+
+    /// Connects to `addr`.
+    fn connect(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Io>>;
+}
+
+type Sender = SendRequest<Empty<Bytes>>;
+/// The connection future is boxed so that it is `Unpin` and can wait in the pool.
+type Driver<Io> = Pin<Box<Connection<Io, Empty<Bytes>>>>;
+
+/// An async HTTP/1.1 client for one workload, over one runtime's [`Connect`].
+///
+/// With [`Connections::Fresh`] every fetch opens, uses and closes its own
+/// connection. With [`Connections::Pooled`] idle connections wait in a pool
+/// and are reused; one that the server closed meanwhile is dropped and
+/// replaced by a fresh one.
+pub struct AsyncFetcher<C: Connect> {
+    connector: C,
+    workload: Workload,
+    idle: Mutex<Vec<(Sender, Driver<C::Io>)>>,
+}
+
+impl<C: Connect> AsyncFetcher<C> {
+    /// A fetcher for `workload`, connecting with `connector`.
+    pub fn new(connector: C, workload: &Workload) -> Self {
+        AsyncFetcher {
+            connector,
+            workload: workload.clone(),
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Fetches batch `id` and returns the response body.
+    pub async fn fetch(&self, id: u64) -> Result<Bytes, BatchError> {
+        let pooled = self.workload.connections == Connections::Pooled;
+        // A kept-alive connection can be closed by the server at any moment:
+        // if reusing one fails, retry once on a new connection before failing the batch.
+        if pooled
+            && let Some((mut sender, mut driver)) = self.take_idle()
+            && let Ok(body) = self.exchange(id, &mut sender, &mut driver).await
+        {
+            self.put_idle(sender, driver);
+            return Ok(body);
+        }
+        let (mut sender, mut driver) = self.open().await?;
+        let body = self.exchange(id, &mut sender, &mut driver).await?;
+        if pooled {
+            self.put_idle(sender, driver);
+        }
+        Ok(body)
+    }
+
+    async fn open(&self) -> Result<(Sender, Driver<C::Io>), BatchError> {
+        let io = self
+            .connector
+            .connect(self.workload.upstream.addr)
+            .await
+            .map_err(|err| BatchError::Connect(err.to_string()))?;
+        let (sender, connection) = http1::handshake(io)
+            .await
+            .map_err(|err| BatchError::Http(err.to_string()))?;
+        Ok((sender, Box::pin(connection)))
+    }
+
+    /// Sends one request and reads the whole body, polling the connection
+    /// future alongside so that hyper can write the request and read the reply.
+    async fn exchange(
+        &self,
+        id: u64,
+        sender: &mut Sender,
+        driver: &mut Driver<C::Io>,
+    ) -> Result<Bytes, BatchError> {
+        let mut request = Request::get(self.workload.request_path(id))
+            .header(header::HOST, &self.workload.upstream.authority)
+            .header(header::USER_AGENT, "runtime-lab");
+        if self.workload.connections == Connections::Fresh {
+            request = request.header(header::CONNECTION, "close");
+        }
+        let request = request
+            .body(Empty::new())
+            .map_err(|err| BatchError::Http(err.to_string()))?;
+        let response = pin!(async move {
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|err| BatchError::Http(err.to_string()))?;
+            let status = response.status().as_u16();
+            if !response.status().is_success() {
+                return Err(BatchError::Status(status));
+            }
+            Limited::new(response.into_body(), MAX_BODY_BYTES)
+                .collect()
+                .await
+                .map(|collected| collected.to_bytes())
+                .map_err(|err| {
+                    if err.is::<http_body_util::LengthLimitError>() {
+                        BatchError::BodyTooLarge(MAX_BODY_BYTES)
+                    } else {
+                        BatchError::Http(err.to_string())
+                    }
+                })
+        });
+        match select(response, driver.as_mut()).await {
+            Either::Left((body, _)) => body,
+            // The connection ended first (the server closed it after a
+            // complete reply, or it broke): finish reading what was received.
+            Either::Right((connection, response)) => {
+                connection.map_err(|err| BatchError::Http(err.to_string()))?;
+                response.await
+            }
+        }
+    }
+
+    fn take_idle(&self) -> Option<(Sender, Driver<C::Io>)> {
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        while let Some((sender, mut driver)) = idle.pop() {
+            // A connection whose future has completed was closed by the peer.
+            if !sender.is_closed() && driver.as_mut().now_or_never().is_none() {
+                return Some((sender, driver));
+            }
+        }
+        None
+    }
+
+    fn put_idle(&self, sender: Sender, driver: Driver<C::Io>) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push((sender, driver));
+    }
+}
+
+/// Adapts a `futures-io` stream (smol, async-std, glommio) to hyper's IO traits.
+///
+/// hyper reads into a possibly uninitialised buffer; rather than use
+/// `unsafe`, the adapter reads into its own initialised scratch buffer and
+/// copies, which costs a memcpy per read and nothing else.
+pub struct FuturesIo<T> {
+    inner: T,
+    scratch: Box<[u8]>,
+}
+
+impl<T> FuturesIo<T> {
+    const SCRATCH_BYTES: usize = 16 * 1024;
+
+    /// Wraps a connected stream.
+    pub fn new(inner: T) -> Self {
+        FuturesIo {
+            inner,
+            scratch: vec![0; Self::SCRATCH_BYTES].into_boxed_slice(),
+        }
+    }
+}
+
+impl<T: futures_io::AsyncRead + Unpin> hyper::rt::Read for FuturesIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let len = this.scratch.len().min(buf.remaining());
+        match Pin::new(&mut this.inner).poll_read(cx, &mut this.scratch[..len]) {
+            Poll::Ready(Ok(read)) => {
+                buf.put_slice(&this.scratch[..read]);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: futures_io::AsyncWrite + Unpin> hyper::rt::Write for FuturesIo<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_close(cx)
+    }
+}

@@ -1,0 +1,247 @@
+//! The preprocess kernel: real CPU work on the fetched values, calibrated in rounds.
+
+use crate::gil::GilHold;
+use crate::{BatchError, UpstreamKind, Workload};
+use serde::Deserialize;
+use std::hint::black_box;
+use std::time::Duration;
+
+/// What preprocessing one batch produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Processed {
+    /// The batch's digest; [`combine_digests`] folds these into the run checksum.
+    pub digest: u64,
+    /// Thread CPU time spent decoding and preprocessing (excludes GIL waits).
+    pub cpu: Duration,
+}
+
+/// The JSON body of `GET /features/{id}`.
+#[derive(Deserialize)]
+struct FeatureBatch {
+    id: u64,
+    values: Vec<f64>,
+}
+
+/// Decodes and preprocesses one fetched batch.
+///
+/// The body is decoded (a feature batch from a feature store, raw bytes from
+/// any other upstream), then the kernel runs `workload.cpu_rounds` rounds of
+/// normalise, transform and reduce over the values, under the emulated GIL
+/// when `workload.gil` is set. The digest depends on the batch and its values
+/// only, never on the number of rounds, so that runs with differently
+/// calibrated CPU work still agree on the checksum.
+pub fn process(workload: &Workload, id: u64, body: &[u8]) -> Result<Processed, BatchError> {
+    let cpu_before = thread_cpu_time();
+    let mut gil = GilHold::acquire(workload.gil);
+    let values = decode(workload.upstream.kind, id, body)?;
+    let first = kernel_round(&values, 0);
+    let mut sink = first;
+    for round in 1..workload.cpu_rounds {
+        gil.checkpoint();
+        sink += kernel_round(black_box(&values), round);
+    }
+    black_box(sink);
+    drop(gil);
+    Ok(Processed {
+        digest: batch_digest(id, values.len(), first),
+        cpu: thread_cpu_time().saturating_sub(cpu_before),
+    })
+}
+
+/// The digest of one batch: a mix of its id, its size and the kernel's first round.
+pub fn batch_digest(id: u64, n_values: usize, first_round: f64) -> u64 {
+    mix(mix(id) ^ mix(n_values as u64).rotate_left(17) ^ first_round.to_bits())
+}
+
+/// Folds batch digests into one checksum, independently of their order.
+pub fn combine_digests(digests: impl IntoIterator<Item = u64>) -> u64 {
+    digests
+        .into_iter()
+        .fold(0u64, |sum, digest| sum.wrapping_add(mix(digest)))
+}
+
+fn decode(kind: UpstreamKind, id: u64, body: &[u8]) -> Result<Vec<f64>, BatchError> {
+    match kind {
+        UpstreamKind::FeatureStore => {
+            let batch: FeatureBatch =
+                serde_json::from_slice(body).map_err(|err| BatchError::Decode(err.to_string()))?;
+            if batch.id != id {
+                return Err(BatchError::Decode(format!(
+                    "asked for batch {id}, got batch {}",
+                    batch.id
+                )));
+            }
+            if batch.values.is_empty() {
+                return Err(BatchError::Decode("batch has no values".into()));
+            }
+            Ok(batch.values)
+        }
+        // Any other service: its bytes are the features, so that a generic
+        // JSON endpoint (httpbin's /delay/1) still gets preprocessed.
+        UpstreamKind::Template => {
+            let mut values: Vec<f64> = body.iter().map(|&b| f64::from(b) / 255.0).collect();
+            if values.is_empty() {
+                values.push(0.0);
+            }
+            Ok(values)
+        }
+    }
+}
+
+/// One round: normalise the values to zero mean and unit variance, apply a
+/// soft-sign plus quadratic transform, and reduce to a weighted sum and a peak.
+fn kernel_round(values: &[f64], round: u64) -> f64 {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let variance = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+    let inv_std = 1.0 / (variance.sqrt() + 1e-12);
+    // A per-round shift keeps every round's result distinct, so no round can be skipped.
+    let shift = (round % 7) as f64 * 1e-3;
+    let mut weighted = 0.0;
+    let mut peak = f64::MIN;
+    for (i, value) in values.iter().enumerate() {
+        let z = (value - mean) * inv_std + shift;
+        let transformed = z / (1.0 + z.abs()) + 0.05 * z * z;
+        weighted += transformed * ((i % 16) as f64 + 1.0);
+        peak = peak.max(transformed);
+    }
+    weighted / n + peak
+}
+
+/// The SplitMix64 finaliser: a cheap, well-mixed 64-bit hash.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// The CPU time consumed by the calling thread so far.
+pub(crate) fn thread_cpu_time() -> Duration {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
+        .map(Duration::from)
+        .unwrap_or_default()
+}
+
+/// Kernel speed on this machine, measured on one core.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    /// Kernel rounds per millisecond of single-core CPU time.
+    pub rounds_per_ms: f64,
+    /// The feature count it was measured for (round cost is linear in it).
+    pub features: u32,
+}
+
+impl Calibration {
+    /// Samples taken; the median is kept, so one slow phase cannot skew it.
+    const SAMPLES: usize = 9;
+    /// CPU time per sample.
+    const SAMPLE_CPU: Duration = Duration::from_millis(10);
+
+    /// Measures the kernel on the calling thread: the median of several short
+    /// samples of rounds per millisecond of thread CPU time.
+    pub fn measure(features: u32) -> Self {
+        let values: Vec<f64> = (0..u64::from(features.max(1)))
+            .map(|i| (mix(i) >> 11) as f64 / (1u64 << 53) as f64 - 0.5)
+            .collect();
+        // Warm caches and the CPU's frequency before measuring.
+        Self::sample(&values, Self::SAMPLE_CPU);
+        let mut samples: Vec<f64> = (0..Self::SAMPLES)
+            .map(|_| Self::sample(&values, Self::SAMPLE_CPU))
+            .collect();
+        samples.sort_by(f64::total_cmp);
+        Calibration {
+            rounds_per_ms: samples[samples.len() / 2],
+            features,
+        }
+    }
+
+    fn sample(values: &[f64], cpu: Duration) -> f64 {
+        let start = thread_cpu_time();
+        let mut rounds = 0u64;
+        let mut sink = 0.0;
+        loop {
+            sink += kernel_round(black_box(values), rounds);
+            rounds += 1;
+            let elapsed = thread_cpu_time() - start;
+            if elapsed >= cpu {
+                black_box(sink);
+                return rounds as f64 / (elapsed.as_secs_f64() * 1e3);
+            }
+        }
+    }
+
+    /// Kernel rounds that take `cpu_ms` of single-core CPU time (0 for none).
+    pub fn rounds_for(&self, cpu_ms: f64) -> u64 {
+        if cpu_ms <= 0.0 {
+            0
+        } else {
+            (cpu_ms * self.rounds_per_ms).round().max(1.0) as u64
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Upstream;
+
+    fn workload() -> Workload {
+        Workload::new(Upstream::parse("http://127.0.0.1:1").unwrap())
+    }
+
+    fn body(id: u64, values: &[f64]) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({ "id": id, "values": values })).unwrap()
+    }
+
+    #[test]
+    fn digest_ignores_rounds_but_not_values() {
+        let light = workload();
+        let heavy = workload().cpu(1.0, 50);
+        let a = process(&light, 1, &body(1, &[1.0, 2.0, 4.0])).unwrap();
+        let b = process(&heavy, 1, &body(1, &[1.0, 2.0, 4.0])).unwrap();
+        let c = process(&light, 1, &body(1, &[1.0, 2.0, 5.0])).unwrap();
+        assert_eq!(a.digest, b.digest);
+        assert_ne!(a.digest, c.digest);
+    }
+
+    #[test]
+    fn wrong_id_and_bad_json_are_decode_errors() {
+        let w = workload();
+        assert!(matches!(
+            process(&w, 2, &body(1, &[1.0])),
+            Err(BatchError::Decode(_))
+        ));
+        assert!(matches!(
+            process(&w, 2, b"{\"id\": 2, \"val"),
+            Err(BatchError::Decode(_))
+        ));
+    }
+
+    #[test]
+    fn checksum_is_order_independent() {
+        assert_eq!(combine_digests([1, 2, 3]), combine_digests([3, 1, 2]));
+        assert_ne!(combine_digests([1, 2, 3]), combine_digests([1, 2, 4]));
+    }
+
+    #[test]
+    fn calibration_scales_rounds_with_milliseconds() {
+        let calibration = Calibration::measure(256);
+        assert!(calibration.rounds_per_ms > 0.0);
+        assert_eq!(calibration.rounds_for(0.0), 0);
+        let one = calibration.rounds_for(1.0) as f64;
+        let ten = calibration.rounds_for(10.0) as f64;
+        assert!((ten / one - 10.0).abs() < 0.5, "{one} vs {ten}");
+    }
+
+    #[test]
+    fn more_rounds_cost_more_cpu() {
+        let calibration = Calibration::measure(1024);
+        let values: Vec<f64> = (0..1024).map(f64::from).collect();
+        let w = workload().cpu(20.0, calibration.rounds_for(20.0));
+        let processed = process(&w, 0, &body(0, &values)).unwrap();
+        // Generous: calibrated for 20 ms, accept 5 to 80 ms on a noisy machine.
+        let ms = processed.cpu.as_secs_f64() * 1e3;
+        assert!((5.0..80.0).contains(&ms), "{ms} ms");
+    }
+}

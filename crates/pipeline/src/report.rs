@@ -1,0 +1,427 @@
+//! Measuring a run and reporting it in DESIGN.md's JSON shape.
+
+use crate::kernel::combine_digests;
+use crate::{BatchError, Processed, Workload, available_cores};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The life of one batch: when its fetch was issued, when it was done, and how it ended.
+#[derive(Debug, Clone)]
+pub struct BatchOutcome {
+    /// The batch id.
+    pub id: u64,
+    /// When the fetch was issued.
+    pub issued: Instant,
+    /// When preprocessing finished (or the batch failed).
+    pub finished: Instant,
+    /// The digest and CPU time, or why the batch failed.
+    pub result: Result<Processed, BatchError>,
+}
+
+impl BatchOutcome {
+    /// Records a batch that ends now.
+    pub fn new(id: u64, issued: Instant, result: Result<Processed, BatchError>) -> Self {
+        BatchOutcome {
+            id,
+            issued,
+            finished: Instant::now(),
+            result,
+        }
+    }
+}
+
+/// Per-batch latency percentiles, fetch issued to batch preprocessed, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Slowest batch.
+    pub max: f64,
+}
+
+/// One run's measurements: the JSON object of `runtime-lab run --json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// Executor name, as in `runtime-lab list`.
+    pub executor: String,
+    /// Batches in the workload.
+    pub batches: u32,
+    /// Upstream delay per request.
+    pub io_ms: u64,
+    /// Requested CPU time per batch.
+    pub cpu_ms: f64,
+    /// Kernel rounds per batch actually run.
+    pub cpu_rounds: u64,
+    /// Feature values per batch.
+    pub features: u32,
+    /// Pool size given to the executor.
+    pub workers: usize,
+    /// `fresh` or `pooled`.
+    pub connections: String,
+    /// Cap on concurrent requests, if any.
+    pub max_in_flight: Option<usize>,
+    /// Whether the emulated GIL was on.
+    pub gil: bool,
+    /// Logical CPUs available to the process.
+    pub cores: usize,
+    /// Makespan: first request issued to last batch preprocessed.
+    pub wall_ms: f64,
+    /// The machine's bound: `io_ms + ceil(batches / cores) * cpu_per_batch_ms`.
+    pub ideal_ms: f64,
+    /// `ideal_ms / wall_ms`, capped at 1.
+    pub efficiency: f64,
+    /// Median thread CPU time to preprocess one batch, measured in this run.
+    pub cpu_per_batch_ms: f64,
+    /// Per-batch latency percentiles.
+    pub latency_ms: LatencySummary,
+    /// User CPU time of this process (and its reaped children) during the run.
+    pub cpu_user_ms: f64,
+    /// System CPU time of this process (and its reaped children) during the run.
+    pub cpu_sys_ms: f64,
+    /// Peak resident memory of the process, in KiB.
+    pub peak_rss_kb: u64,
+    /// Most threads seen in the process during the run.
+    pub threads_peak: u64,
+    /// Batches fetched and preprocessed.
+    pub ok: u32,
+    /// Batches that failed.
+    pub failed: u32,
+    /// Ids of the failed batches, ascending.
+    pub failed_ids: Vec<u64>,
+    /// Order-independent checksum of the ok batches' digests, as hex.
+    pub checksum: String,
+    /// The first few distinct batch errors, for humans.
+    pub errors: Vec<String>,
+    /// Bytes serialized across process boundaries (the `processes` executor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipc_bytes: Option<u64>,
+    /// The upstream URL.
+    #[serde(default)]
+    pub upstream: String,
+    /// CPU time of the embedded feature store process during the run, when the CLI started one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_cpu_ms: Option<f64>,
+    /// Process id of the embedded feature store, when the CLI started one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_pid: Option<u32>,
+}
+
+impl RunReport {
+    /// DESIGN.md's ideal bound for a workload on `cores` cores.
+    pub fn ideal_ms(io_ms: u64, batches: u32, cores: usize, cpu_per_batch_ms: f64) -> f64 {
+        let waves = u64::from(batches).div_ceil(cores.max(1) as u64);
+        io_ms as f64 + waves as f64 * cpu_per_batch_ms
+    }
+}
+
+/// Starts measuring a run; [`RunClock::finish`] turns the batch outcomes into a [`RunReport`].
+///
+/// Start it just before the executor builds its runtime, so that thread and
+/// memory peaks include the runtime itself.
+pub struct RunClock {
+    started: Instant,
+    usage: Usage,
+    threads: ThreadSampler,
+}
+
+impl RunClock {
+    /// Starts the clock, the CPU usage counters and the thread sampler.
+    pub fn start() -> Self {
+        RunClock {
+            started: Instant::now(),
+            usage: Usage::now(),
+            threads: ThreadSampler::start(),
+        }
+    }
+
+    /// Builds the report from every batch's outcome.
+    pub fn finish(
+        self,
+        workload: &Workload,
+        executor: &str,
+        mut outcomes: Vec<BatchOutcome>,
+    ) -> RunReport {
+        let ended = Instant::now();
+        let usage = Usage::now();
+        let threads_peak = self.threads.stop();
+        outcomes.sort_by_key(|outcome| outcome.id);
+
+        let first_issued = outcomes
+            .iter()
+            .map(|o| o.issued)
+            .min()
+            .unwrap_or(self.started);
+        let last_finished = outcomes.iter().map(|o| o.finished).max().unwrap_or(ended);
+        let wall_ms = ms(last_finished.saturating_duration_since(first_issued));
+
+        let mut latencies =
+            Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds");
+        let mut cpu_times = Vec::new();
+        let mut digests = Vec::new();
+        let mut failed_ids = Vec::new();
+        let mut errors: Vec<String> = Vec::new();
+        for outcome in &outcomes {
+            let micros = outcome
+                .finished
+                .saturating_duration_since(outcome.issued)
+                .as_micros();
+            latencies.saturating_record(u64::try_from(micros).unwrap_or(u64::MAX).max(1));
+            match &outcome.result {
+                Ok(processed) => {
+                    cpu_times.push(ms(processed.cpu));
+                    digests.push(processed.digest);
+                }
+                Err(error) => {
+                    failed_ids.push(outcome.id);
+                    let message = error.to_string();
+                    if errors.len() < 5 && !errors.contains(&message) {
+                        errors.push(message);
+                    }
+                }
+            }
+        }
+        let cpu_per_batch_ms = median(&mut cpu_times);
+        let cores = available_cores();
+        let ideal_ms =
+            RunReport::ideal_ms(workload.io_ms, workload.batches, cores, cpu_per_batch_ms);
+        let latency = |quantile: f64| latencies.value_at_quantile(quantile) as f64 / 1e3;
+        let ok = digests.len() as u32;
+        RunReport {
+            executor: executor.to_owned(),
+            batches: workload.batches,
+            io_ms: workload.io_ms,
+            cpu_ms: workload.cpu_ms,
+            cpu_rounds: workload.cpu_rounds,
+            features: workload.features,
+            workers: workload.workers,
+            connections: workload.connections.as_str().to_owned(),
+            max_in_flight: workload.max_in_flight,
+            gil: workload.gil,
+            cores,
+            wall_ms,
+            ideal_ms,
+            efficiency: if wall_ms > 0.0 {
+                (ideal_ms / wall_ms).min(1.0)
+            } else {
+                0.0
+            },
+            cpu_per_batch_ms,
+            latency_ms: if outcomes.is_empty() {
+                LatencySummary::default()
+            } else {
+                LatencySummary {
+                    p50: latency(0.5),
+                    p99: latency(0.99),
+                    max: latencies.max() as f64 / 1e3,
+                }
+            },
+            cpu_user_ms: ms(usage.user.saturating_sub(self.usage.user)),
+            cpu_sys_ms: ms(usage.system.saturating_sub(self.usage.system)),
+            peak_rss_kb: usage.peak_rss_kb,
+            threads_peak,
+            ok,
+            failed: failed_ids.len() as u32,
+            failed_ids,
+            checksum: format!("{:016x}", combine_digests(digests)),
+            errors,
+            ipc_bytes: None,
+            upstream: workload.upstream.url.clone(),
+            upstream_cpu_ms: None,
+            upstream_pid: None,
+        }
+    }
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// CPU time (this process plus reaped children) and peak memory.
+struct Usage {
+    user: Duration,
+    system: Duration,
+    peak_rss_kb: u64,
+}
+
+impl Usage {
+    fn now() -> Self {
+        use nix::sys::resource::{UsageWho, getrusage};
+        let mut user = Duration::ZERO;
+        let mut system = Duration::ZERO;
+        let mut children_rss_kb = 0;
+        for who in [UsageWho::RUSAGE_SELF, UsageWho::RUSAGE_CHILDREN] {
+            if let Ok(usage) = getrusage(who) {
+                user += timeval(usage.user_time());
+                system += timeval(usage.system_time());
+                if who == UsageWho::RUSAGE_CHILDREN {
+                    children_rss_kb = usage.max_rss().max(0) as u64;
+                }
+            }
+        }
+        let own_rss_kb = proc_status_field("VmHWM:").unwrap_or(0);
+        Usage {
+            user,
+            system,
+            peak_rss_kb: own_rss_kb.max(children_rss_kb),
+        }
+    }
+}
+
+fn timeval(value: nix::sys::time::TimeVal) -> Duration {
+    use nix::sys::time::TimeValLike;
+    Duration::from_micros(value.num_microseconds().max(0) as u64)
+}
+
+/// Reads a numeric field of `/proc/self/status` (`VmHWM:` in KiB, `Threads:`).
+fn proc_status_field(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|value| value.parse().ok())
+}
+
+/// Samples the process's thread count every millisecond; the kernel keeps no
+/// peak for it, and executors start and stop threads during the run.
+struct ThreadSampler {
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicU64>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl ThreadSampler {
+    const PERIOD: Duration = Duration::from_millis(1);
+
+    fn start() -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicU64::new(0));
+        let sample = {
+            let peak = Arc::clone(&peak);
+            // The sampler itself is one thread of the count, so it reports one less.
+            move || {
+                let threads = proc_status_field("Threads:").unwrap_or(1).saturating_sub(1);
+                peak.fetch_max(threads, Ordering::Relaxed);
+            }
+        };
+        let handle = std::thread::Builder::new()
+            .name("thread-sampler".into())
+            .spawn({
+                let stop = Arc::clone(&stop);
+                move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        sample();
+                        std::thread::sleep(Self::PERIOD);
+                    }
+                    sample();
+                }
+            });
+        ThreadSampler {
+            stop,
+            peak,
+            handle: handle.ok(),
+        }
+    }
+
+    fn stop(mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        } else {
+            // No sampler thread could be started: count once, here.
+            return proc_status_field("Threads:").unwrap_or(1);
+        }
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Upstream;
+
+    fn outcome(
+        id: u64,
+        issued: Instant,
+        after_ms: u64,
+        result: Result<Processed, BatchError>,
+    ) -> BatchOutcome {
+        BatchOutcome {
+            id,
+            issued,
+            finished: issued + Duration::from_millis(after_ms),
+            result,
+        }
+    }
+
+    #[test]
+    fn report_counts_failures_and_orders_ids() {
+        let workload = Workload::new(Upstream::parse("http://127.0.0.1:1").unwrap()).batches(3);
+        let t0 = Instant::now();
+        let ok = |digest| {
+            Ok(Processed {
+                digest,
+                cpu: Duration::from_millis(2),
+            })
+        };
+        let outcomes = vec![
+            outcome(2, t0, 30, Err(BatchError::Status(500))),
+            outcome(0, t0, 10, ok(7)),
+            outcome(1, t0, 20, ok(9)),
+        ];
+        let report = RunClock::start().finish(&workload, "test", outcomes);
+        assert_eq!((report.ok, report.failed), (2, 1));
+        assert_eq!(report.failed_ids, vec![2]);
+        assert_eq!(report.checksum, format!("{:016x}", combine_digests([9, 7])));
+        assert!((report.wall_ms - 30.0).abs() < 0.5);
+        assert!((report.cpu_per_batch_ms - 2.0).abs() < 1e-9);
+        assert!(report.latency_ms.max >= report.latency_ms.p50);
+        assert_eq!(
+            report.errors,
+            vec!["upstream answered status 500".to_owned()]
+        );
+    }
+
+    #[test]
+    fn ideal_bound_follows_the_design_formula() {
+        assert_eq!(RunReport::ideal_ms(100, 8, 2, 10.0), 140.0);
+        assert_eq!(RunReport::ideal_ms(100, 9, 2, 10.0), 150.0);
+        assert_eq!(RunReport::ideal_ms(100, 9, 2, 0.0), 100.0);
+    }
+
+    #[test]
+    fn thread_sampler_sees_extra_threads() {
+        let sampler = ThreadSampler::start();
+        let (senders, extra): (Vec<_>, Vec<_>) = (0..4)
+            .map(|_| {
+                let (release, wait) = std::sync::mpsc::channel::<()>();
+                (release, std::thread::spawn(move || wait.recv()))
+            })
+            .unzip();
+        // This thread and the four blocked ones are alive together: wait until
+        // the sampler (every millisecond) has seen at least five threads.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while sampler.peak.load(Ordering::Relaxed) < 5 && Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        drop(senders);
+        for handle in extra {
+            let _ = handle.join();
+        }
+        assert!(sampler.stop() >= 5);
+    }
+}

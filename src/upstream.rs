@@ -1,0 +1,109 @@
+//! The upstream of a run: an external URL, or an embedded feature store in a child process.
+//!
+//! The embedded store runs as a separate process (this binary, re-executed
+//! as `serve-features`) so that its CPU time, memory and sockets are not
+//! charged to the executor under test. The child prints one readiness line
+//! with its address; the parent reads it (no sleeping), and stops the child
+//! when the run ends, whether it succeeds, fails or panics. If the parent is
+//! killed outright, the kernel sends the child SIGTERM (`PR_SET_PDEATHSIG`).
+
+use anyhow::{Context, bail};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// The prefix of the readiness line; the bound address follows it.
+pub const READY_PREFIX: &str = "feature store listening on http://";
+
+/// Where a run fetches from; dropping it stops an embedded store.
+pub enum Upstream {
+    /// A URL given with `--upstream`.
+    External(String),
+    /// A feature store child process.
+    Embedded { child: Child, url: String },
+}
+
+impl Upstream {
+    /// Uses `url`, or starts an embedded feature store on 127.0.0.1 when there is none.
+    pub fn start(url: Option<&str>) -> anyhow::Result<Self> {
+        if let Some(url) = url {
+            return Ok(Upstream::External(url.to_owned()));
+        }
+        let exe = std::env::current_exe().context("cannot find the runtime-lab binary")?;
+        let mut child = Command::new(exe)
+            .args([
+                "serve-features",
+                "--addr",
+                "127.0.0.1:0",
+                "--exit-with-parent",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("cannot start the embedded feature store")?;
+        let stdout = child.stdout.take().expect("stdout was piped");
+        let mut line = String::new();
+        let read = BufReader::new(stdout).read_line(&mut line);
+        match read {
+            Ok(_) if line.starts_with(READY_PREFIX) => {
+                let url = format!("http://{}", line[READY_PREFIX.len()..].trim());
+                Ok(Upstream::Embedded { child, url })
+            }
+            _ => {
+                let _ = child.kill();
+                let status = child.wait();
+                bail!("the embedded feature store did not start (said {line:?}, exit {status:?})")
+            }
+        }
+    }
+
+    /// The base URL to fetch from.
+    pub fn url(&self) -> &str {
+        match self {
+            Upstream::External(url) | Upstream::Embedded { url, .. } => url,
+        }
+    }
+
+    /// The embedded store's process id.
+    pub fn pid(&self) -> Option<u32> {
+        match self {
+            Upstream::External(_) => None,
+            Upstream::Embedded { child, .. } => Some(child.id()),
+        }
+    }
+
+    /// CPU time (user + system) the embedded store has used so far.
+    pub fn cpu_ms(&self) -> Option<f64> {
+        let pid = self.pid()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the parenthesised command name; utime and stime are
+        // fields 14 and 15 of the line, in clock ticks.
+        let after_name = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        let ticks_per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
+        Some(ticks as f64 * 1e3 / ticks_per_second as f64)
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        if let Upstream::Embedded { child, .. } = self {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Makes the kernel send this process SIGTERM when its parent dies.
+pub fn exit_with_parent() -> anyhow::Result<()> {
+    let parent = nix::unistd::getppid();
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+        .context("cannot set the parent-death signal")?;
+    // The parent may have died before the signal was armed.
+    if nix::unistd::getppid() != parent {
+        std::process::exit(0);
+    }
+    Ok(())
+}

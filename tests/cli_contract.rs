@@ -1,0 +1,124 @@
+//! The CLI keeps DESIGN.md's contract: the JSON report's keys, the embedded
+//! feature store's lifetime, `list`, and exit code 2 on bad input.
+
+mod common;
+
+use common::{parse_single_json, runtime_lab};
+
+const DESIGN_KEYS: &[&str] = &[
+    "executor",
+    "batches",
+    "io_ms",
+    "cpu_ms",
+    "features",
+    "workers",
+    "connections",
+    "gil",
+    "cores",
+    "wall_ms",
+    "ideal_ms",
+    "efficiency",
+    "cpu_per_batch_ms",
+    "latency_ms",
+    "cpu_user_ms",
+    "cpu_sys_ms",
+    "peak_rss_kb",
+    "threads_peak",
+    "ok",
+    "failed",
+    "failed_ids",
+    "checksum",
+];
+
+#[test]
+fn json_report_has_every_design_key_and_the_embedded_store_is_gone() {
+    let output = runtime_lab()
+        .args([
+            "run",
+            "--executor",
+            "threads",
+            "--batches",
+            "4",
+            "--io-ms",
+            "50",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = parse_single_json(&output);
+    for key in DESIGN_KEYS {
+        assert!(report.get(key).is_some(), "missing {key} in {report}");
+    }
+    for key in ["p50", "p99", "max"] {
+        assert!(report["latency_ms"][key].is_number(), "latency_ms.{key}");
+    }
+    assert_eq!(report["ok"], 4);
+    let efficiency = report["efficiency"].as_f64().unwrap();
+    assert!(efficiency > 0.0 && efficiency <= 1.0);
+
+    // The embedded store was a child process with this pid; it must be gone.
+    let pid = report["upstream_pid"].as_u64().expect("embedded store pid");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "feature store {pid} outlived the run"
+    );
+}
+
+#[test]
+fn list_names_every_executor() {
+    let output = runtime_lab().arg("list").output().unwrap();
+    assert!(output.status.success());
+    let listing = String::from_utf8_lossy(&output.stdout);
+    for name in ["serial", "threads"] {
+        assert!(
+            listing
+                .lines()
+                .any(|line| line.split_whitespace().next() == Some(name)),
+            "{name} missing from:\n{listing}"
+        );
+    }
+}
+
+#[test]
+fn bad_input_exits_2_with_a_message() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["run", "--executor", "nope"], "nope"),
+        (
+            &["run", "--executor", "serial", "--batches", "0"],
+            "--batches",
+        ),
+        (&["run", "--executor", "serial", "--batches", "-3"], "-3"),
+        (
+            &["run", "--executor", "serial", "--io-ms", "soon"],
+            "--io-ms",
+        ),
+        (
+            &["run", "--executor", "serial", "--cpu-ms", "-1"],
+            "--cpu-ms",
+        ),
+        (
+            &["run", "--executor", "serial", "--workers", "0"],
+            "--workers",
+        ),
+        (
+            &["run", "--executor", "serial", "--connections", "sometimes"],
+            "--connections",
+        ),
+        (&["run"], "--executor"),
+    ];
+    for (args, needle) in cases {
+        let output = runtime_lab().args(*args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{args:?} should name {needle}: {stderr}"
+        );
+        assert!(output.stdout.is_empty(), "{args:?} wrote to stdout");
+    }
+}
