@@ -14,10 +14,12 @@ use std::net::SocketAddr;
 #[derive(Parser)]
 #[command(name = "runtime-lab", version, propagate_version = true)]
 pub struct Cli {
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The subcommands.
 #[derive(Subcommand)]
 pub enum Command {
     /// Run the workload once on one executor and print its report.
@@ -35,6 +37,7 @@ pub struct RunArgs {
     #[arg(long, short = 'e', value_parser = crate::executors::names())]
     pub executor: String,
 
+    /// The workload.
     #[command(flatten)]
     pub workload: WorkloadArgs,
 
@@ -89,6 +92,7 @@ pub struct WorkloadArgs {
     pub gil: bool,
 }
 
+/// `--connections`.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum ConnectionsArg {
     /// A new connection per request, closed after it.

@@ -1,12 +1,9 @@
 //! `runtime-lab`: run one fetch-and-preprocess workload on any executor and report it.
 
-mod cli;
-mod executors;
-mod upstream;
-
 use anyhow::Context;
 use clap::Parser;
-use cli::{Cli, Command, RunArgs, ServeArgs};
+use runtime_lab::cli::{self, Cli, Command, RunArgs, ServeArgs};
+use runtime_lab::{executors, upstream};
 use std::io::Write;
 use std::process::ExitCode;
 

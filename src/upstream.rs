@@ -19,7 +19,12 @@ pub enum Upstream {
     /// A URL given with `--upstream`.
     External(String),
     /// A feature store child process.
-    Embedded { child: Child, url: String },
+    Embedded {
+        /// The `serve-features` process.
+        child: Child,
+        /// Its base URL, from its readiness line.
+        url: String,
+    },
 }
 
 impl Upstream {

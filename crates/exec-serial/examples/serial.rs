@@ -43,7 +43,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for connections in [Connections::Fresh, Connections::Pooled] {
         let report = exec_serial::run(&workload.clone().connections(connections))?;
         print(&report);
-        assert_eq!(report.checksum, by_hand.checksum, "same work, same checksum");
+        assert_eq!(
+            report.checksum, by_hand.checksum,
+            "same work, same checksum"
+        );
     }
     Ok(())
 }

@@ -31,7 +31,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .fetch(id)
                     .and_then(|body| pipeline::process(workload, id, &body));
                 if let Ok(processed) = processed {
-                    digests.lock().expect("no thread panics while holding it").push(processed.digest);
+                    digests
+                        .lock()
+                        .expect("no thread panics while holding it")
+                        .push(processed.digest);
                 }
             });
         }
