@@ -9,6 +9,7 @@
 
 use anyhow::{Context, bail};
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 /// The prefix of the readiness line; the bound address follows it.
@@ -30,11 +31,20 @@ pub enum Upstream {
 impl Upstream {
     /// Uses `url`, or starts an embedded feature store on 127.0.0.1 when there is none.
     pub fn start(url: Option<&str>) -> anyhow::Result<Self> {
-        if let Some(url) = url {
-            return Ok(Upstream::External(url.to_owned()));
+        match url {
+            Some(url) => Ok(Upstream::External(url.to_owned())),
+            None => {
+                let exe = std::env::current_exe().context("cannot find the runtime-lab binary")?;
+                Self::embedded(&exe)
+            }
         }
-        let exe = std::env::current_exe().context("cannot find the runtime-lab binary")?;
-        let mut child = Command::new(exe)
+    }
+
+    /// Starts `program serve-features` as a child and waits for its readiness
+    /// line. `program` is the `runtime-lab` binary (benches and tests, whose
+    /// own executable is not it, pass `env!("CARGO_BIN_EXE_runtime-lab")`).
+    pub fn embedded(program: &Path) -> anyhow::Result<Self> {
+        let mut child = Command::new(program)
             .args([
                 "serve-features",
                 "--addr",
@@ -45,7 +55,12 @@ impl Upstream {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .context("cannot start the embedded feature store")?;
+            .with_context(|| {
+                format!(
+                    "cannot start the embedded feature store ({})",
+                    program.display()
+                )
+            })?;
         let stdout = child.stdout.take().expect("stdout was piped");
         let mut line = String::new();
         let read = BufReader::new(stdout).read_line(&mut line);
