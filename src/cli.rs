@@ -49,6 +49,10 @@ pub struct RunArgs {
     /// Print exactly one JSON report on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// Faults of the embedded feature store.
+    #[command(flatten)]
+    pub faults: FaultArgs,
 }
 
 /// The flags that define a workload, shared by every command that runs one.
@@ -90,6 +94,95 @@ pub struct WorkloadArgs {
     /// Emulate CPython's GIL: CPU work holds one process-wide lock, handed over every 5 ms.
     #[arg(long)]
     pub gil: bool,
+
+    /// Per-request timeout, each attempt [default: 2 x io + 2000 + batches x cpu].
+    #[arg(allow_negative_numbers = true, long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub timeout_ms: Option<u64>,
+
+    /// Retries per batch after a connect error, reset, timeout or 5xx (never after a 4xx).
+    #[arg(allow_negative_numbers = true, long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub retries: u32,
+}
+
+/// Fault injection in the embedded feature store, deterministic from the
+/// seed, the batch id and the attempt, so every executor meets the same faults.
+#[derive(Args, Clone, Default)]
+#[command(next_help_heading = "Fault injection (embedded feature store)")]
+pub struct FaultArgs {
+    /// Seed of the fault choice.
+    #[arg(long, default_value_t = 0, value_name = "SEED")]
+    pub fault_seed: u64,
+    /// Share of requests answered 500.
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0.0, value_name = "P", value_parser = parse_rate)]
+    pub fail_rate: f64,
+    /// Share of requests whose connection closes mid-response.
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0.0, value_name = "P", value_parser = parse_rate)]
+    pub reset_rate: f64,
+    /// Share of requests accepted and never answered.
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0.0, value_name = "P", value_parser = parse_rate)]
+    pub stall_rate: f64,
+    /// Share of requests answered --slow-ms late.
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0.0, value_name = "P", value_parser = parse_rate)]
+    pub slow_rate: f64,
+    /// Extra delay of a slow answer.
+    #[arg(allow_negative_numbers = true, long, default_value_t = 1000, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub slow_ms: u64,
+    /// Share of requests answered with truncated JSON.
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0.0, value_name = "P", value_parser = parse_rate)]
+    pub malformed_rate: f64,
+}
+
+impl FaultArgs {
+    /// The feature store's fault configuration.
+    pub fn faults(&self) -> feature_store::Faults {
+        feature_store::Faults {
+            seed: self.fault_seed,
+            fail_rate: self.fail_rate,
+            reset_rate: self.reset_rate,
+            stall_rate: self.stall_rate,
+            slow_rate: self.slow_rate,
+            slow_ms: self.slow_ms,
+            malformed_rate: self.malformed_rate,
+        }
+    }
+
+    /// Whether any fault is switched on.
+    pub fn any(&self) -> bool {
+        let faults = self.faults();
+        faults.fail_rate
+            + faults.reset_rate
+            + faults.stall_rate
+            + faults.slow_rate
+            + faults.malformed_rate
+            > 0.0
+    }
+
+    /// The same settings as `serve-features` arguments, for the embedded store.
+    pub fn to_args(&self) -> Vec<String> {
+        let pairs = [
+            ("--fault-seed", self.fault_seed.to_string()),
+            ("--fail-rate", self.fail_rate.to_string()),
+            ("--reset-rate", self.reset_rate.to_string()),
+            ("--stall-rate", self.stall_rate.to_string()),
+            ("--slow-rate", self.slow_rate.to_string()),
+            ("--slow-ms", self.slow_ms.to_string()),
+            ("--malformed-rate", self.malformed_rate.to_string()),
+        ];
+        pairs
+            .into_iter()
+            .flat_map(|(flag, value)| [flag.to_owned(), value])
+            .collect()
+    }
+}
+
+fn parse_rate(value: &str) -> Result<f64, String> {
+    let rate: f64 = value
+        .parse()
+        .map_err(|_| format!("{value:?} is not a number"))?;
+    if !(0.0..=1.0).contains(&rate) {
+        return Err("must be between 0 and 1".into());
+    }
+    Ok(rate)
 }
 
 /// `--connections`.
@@ -143,6 +236,10 @@ impl WorkloadArgs {
         if let Some(workers) = self.workers {
             workload = workload.workers(workers as usize);
         }
+        if let Some(timeout_ms) = self.timeout_ms {
+            workload = workload.timeout_ms(timeout_ms);
+        }
+        workload = workload.retries(self.retries);
         workload.validate()?;
         Ok(workload)
     }
@@ -158,6 +255,10 @@ pub struct ServeArgs {
     /// Exit when the parent process dies (used by the embedded store).
     #[arg(long, hide = true)]
     pub exit_with_parent: bool,
+
+    /// Injected faults.
+    #[command(flatten)]
+    pub faults: FaultArgs,
 }
 
 /// Prints a report as an aligned two-column table.
@@ -218,7 +319,13 @@ pub fn print_report(report: &RunReport) {
         ),
         ("peak rss", format!("{} KiB", report.peak_rss_kb)),
         ("threads peak", report.threads_peak.to_string()),
-        ("ok / failed", format!("{} / {}", report.ok, report.failed)),
+        (
+            "ok / failed",
+            format!(
+                "{} / {} ({} retries)",
+                report.ok, report.failed, report.retries
+            ),
+        ),
         ("checksum", report.checksum.clone()),
     ];
     let width = rows.iter().map(|(key, _)| key.len()).max().unwrap_or(0);

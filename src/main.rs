@@ -6,6 +6,8 @@ use runtime_lab::cli::{self, Cli, Command, RunArgs, ServeArgs};
 use runtime_lab::{executors, upstream};
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::Duration;
+use upstream::UsageError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -21,15 +23,51 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            if error.chain().any(|cause| cause.is::<UsageError>()) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
+    }
+}
+
+/// Ends the process if the run outlives `deadline`, so that nothing can hang;
+/// the embedded feature store follows through its parent-death signal.
+fn watchdog(deadline: Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("watchdog".into())
+        .spawn(move || {
+            std::thread::sleep(deadline);
+            eprintln!(
+                "error: the run exceeded its deadline of {} s and was stopped",
+                deadline.as_secs()
+            );
+            std::process::exit(1);
+        });
+    if let Err(error) = spawned {
+        eprintln!("warning: no watchdog for this run: {error}");
     }
 }
 
 fn run(args: &RunArgs) -> anyhow::Result<()> {
     let executor = executors::find(&args.executor).context("unknown executor")?;
-    let upstream = upstream::Upstream::start(args.upstream.as_deref())?;
+    if let Some(url) = &args.upstream {
+        if args.faults.any() {
+            return Err(UsageError(
+                "fault flags configure the embedded feature store; they cannot be combined with --upstream".into(),
+            )
+            .into());
+        }
+        upstream::probe(
+            url,
+            Duration::from_millis(args.workload.timeout_ms.unwrap_or(5_000).min(5_000)),
+        )?;
+    }
+    let upstream =
+        upstream::Upstream::start_with(args.upstream.as_deref(), &args.faults.to_args())?;
     let workload = args.workload(upstream.url())?;
+    watchdog(workload.deadline());
     let before = upstream.cpu_ms();
     let mut report =
         (executor.run)(&workload).with_context(|| format!("executor {} failed", executor.name))?;
@@ -73,6 +111,7 @@ fn serve_features(args: &ServeArgs) -> anyhow::Result<()> {
     }
     let config = feature_store::Config {
         addr: args.addr,
+        faults: args.faults.faults(),
         ..feature_store::Config::default()
     };
     feature_store::serve(config, |addr| {

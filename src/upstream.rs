@@ -8,9 +8,11 @@
 //! killed outright, the kernel sends the child SIGTERM (`PR_SET_PDEATHSIG`).
 
 use anyhow::{Context, bail};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// The prefix of the readiness line; the bound address follows it.
 pub const READY_PREFIX: &str = "feature store listening on http://";
@@ -31,11 +33,16 @@ pub enum Upstream {
 impl Upstream {
     /// Uses `url`, or starts an embedded feature store on 127.0.0.1 when there is none.
     pub fn start(url: Option<&str>) -> anyhow::Result<Self> {
+        Self::start_with(url, &[])
+    }
+
+    /// Like [`Upstream::start`], passing `store_args` (fault flags) to an embedded store.
+    pub fn start_with(url: Option<&str>, store_args: &[String]) -> anyhow::Result<Self> {
         match url {
             Some(url) => Ok(Upstream::External(url.to_owned())),
             None => {
                 let exe = std::env::current_exe().context("cannot find the runtime-lab binary")?;
-                Self::embedded(&exe)
+                Self::embedded_with(&exe, store_args)
             }
         }
     }
@@ -44,6 +51,11 @@ impl Upstream {
     /// line. `program` is the `runtime-lab` binary (benches and tests, whose
     /// own executable is not it, pass `env!("CARGO_BIN_EXE_runtime-lab")`).
     pub fn embedded(program: &Path) -> anyhow::Result<Self> {
+        Self::embedded_with(program, &[])
+    }
+
+    /// Like [`Upstream::embedded`], with extra `serve-features` arguments.
+    pub fn embedded_with(program: &Path, store_args: &[String]) -> anyhow::Result<Self> {
         let mut child = Command::new(program)
             .args([
                 "serve-features",
@@ -51,6 +63,7 @@ impl Upstream {
                 "127.0.0.1:0",
                 "--exit-with-parent",
             ])
+            .args(store_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -115,6 +128,64 @@ impl Drop for Upstream {
         }
     }
 }
+
+/// Checks that an external upstream accepts connections and speaks HTTP,
+/// within `timeout`, so that a wrong URL is a clear error before the run
+/// rather than a run of failed batches.
+pub fn probe(url: &str, timeout: Duration) -> anyhow::Result<()> {
+    let upstream = pipeline::Upstream::parse(url).map_err(|err| UsageError(err.to_string()))?;
+    let addr = upstream.addr;
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|err| {
+        UsageError(match err.kind() {
+            ErrorKind::ConnectionRefused => {
+                format!("upstream {url} refused the connection ({addr})")
+            }
+            ErrorKind::TimedOut | ErrorKind::WouldBlock => {
+                format!("upstream {url} did not accept a connection within {timeout:?}")
+            }
+            _ => format!("cannot connect to upstream {url} ({addr}): {err}"),
+        })
+    })?;
+    let not_http =
+        |detail: String| UsageError(format!("upstream {url} is not an HTTP server: {detail}"));
+    stream
+        .set_read_timeout(Some(timeout))
+        .context("cannot set a read timeout")?;
+    stream
+        .set_write_timeout(Some(timeout))
+        .context("cannot set a write timeout")?;
+    let request = format!(
+        "HEAD / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        upstream.authority
+    );
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|err| not_http(format!("cannot send a request: {err}")))?;
+    let mut head = [0u8; 5];
+    stream.read_exact(&mut head).map_err(|err| {
+        not_http(match err.kind() {
+            ErrorKind::TimedOut | ErrorKind::WouldBlock => format!("no answer within {timeout:?}"),
+            _ => format!("no HTTP answer ({err})"),
+        })
+    })?;
+    if &head != b"HTTP/" {
+        return Err(not_http(format!("it answered {:?}", String::from_utf8_lossy(&head))).into());
+    }
+    Ok(())
+}
+
+/// Bad input from the command line or about the environment: `runtime-lab`
+/// exits with code 2, as it does for flags that clap rejects.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 /// Makes the kernel send this process SIGTERM when its parent dies.
 pub fn exit_with_parent() -> anyhow::Result<()> {

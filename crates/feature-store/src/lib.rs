@@ -22,6 +22,7 @@
 //! # Ok::<(), feature_store::Error>(())
 //! ```
 
+mod faults;
 mod routes;
 
 use hyper::server::conn::http1;
@@ -32,6 +33,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::oneshot;
 
+pub use faults::{Fault, Faults, MAX_STALL_MS};
 pub use routes::{MAX_DELAY_MS, MAX_VALUES, values};
 
 /// Errors starting the feature store.
@@ -47,6 +49,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The fault rates are out of range.
+    #[error("invalid fault configuration: {0}")]
+    InvalidFaults(String),
     /// The server's runtime or thread could not be started.
     #[error("cannot start the feature store runtime")]
     Runtime(#[source] std::io::Error),
@@ -63,6 +68,8 @@ pub struct Config {
     /// ten thousand connects is queued rather than dropped (the kernel caps
     /// it at `net.core.somaxconn`).
     pub backlog: u32,
+    /// Injected faults (none by default).
+    pub faults: Faults,
 }
 
 impl Default for Config {
@@ -73,6 +80,7 @@ impl Default for Config {
                 .map_or(1, |n| n.get())
                 .min(4),
             backlog: 65_535,
+            faults: Faults::default(),
         }
     }
 }
@@ -97,7 +105,7 @@ impl FeatureStore {
             .spawn(move || {
                 runtime.block_on(async move {
                     tokio::select! {
-                        () = accept_loop(listener) => {}
+                        () = accept_loop(listener, config.faults) => {}
                         _ = shutdown_signal => {}
                     }
                 });
@@ -135,12 +143,13 @@ pub fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), Er
     runtime.block_on(async {
         let listener = bind(&config).await?;
         on_ready(local_addr(&listener, &config)?);
-        accept_loop(listener).await;
+        accept_loop(listener, config.faults).await;
         Ok(())
     })
 }
 
 fn build_runtime(config: &Config) -> Result<tokio::runtime::Runtime, Error> {
+    config.faults.validate().map_err(Error::InvalidFaults)?;
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.worker_threads.max(1))
         .thread_name("feature-store-worker")
@@ -172,7 +181,7 @@ fn local_addr(listener: &TcpListener, config: &Config) -> Result<SocketAddr, Err
     })
 }
 
-async fn accept_loop(listener: TcpListener) {
+async fn accept_loop(listener: TcpListener, faults: Faults) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _peer)) => stream,
@@ -189,7 +198,10 @@ async fn accept_loop(listener: TcpListener) {
                 .timer(TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(30))
                 .max_buf_size(64 * 1024)
-                .serve_connection(TokioIo::new(stream), service_fn(routes::handle));
+                .serve_connection(
+                    TokioIo::new(stream),
+                    service_fn(move |request| routes::handle(request, faults)),
+                );
             // A client that disconnects mid-delay ends here; nothing to report.
             let _ = connection.await;
         });

@@ -1,11 +1,16 @@
 //! Request routing and the deterministic feature values.
 
+use crate::faults::{Fault, Faults, MAX_STALL_MS};
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::{Method, Request, Response, StatusCode, header};
 use serde::Serialize;
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// Most feature values one batch may ask for (`n`); about 2 MB of JSON.
@@ -27,7 +32,7 @@ pub fn values(id: u64, n: u32) -> Vec<f64> {
         .collect()
 }
 
-fn splitmix64(mut x: u64) -> u64 {
+pub(crate) fn splitmix64(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -40,9 +45,14 @@ struct FeatureBatch {
     values: Vec<f64>,
 }
 
-type Reply = Response<Full<Bytes>>;
+/// Every reply body: whole, or cut short by a [`Fault::Reset`].
+type ReplyBody = BoxBody<Bytes, std::io::Error>;
+type Reply = Response<ReplyBody>;
 
-pub(crate) async fn handle(request: Request<Incoming>) -> Result<Reply, Infallible> {
+pub(crate) async fn handle(
+    request: Request<Incoming>,
+    faults: Faults,
+) -> Result<Reply, Infallible> {
     if request.method() != Method::GET {
         return Ok(error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -54,7 +64,7 @@ pub(crate) async fn handle(request: Request<Incoming>) -> Result<Reply, Infallib
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let reply = match segments.as_slice() {
         ["health"] => Ok(json(StatusCode::OK, &serde_json::json!({ "status": "ok" }))),
-        ["features", id] => features(id, &query).await,
+        ["features", id] => features(id, &query, &faults).await,
         ["delay", seconds] => delay(seconds, &request).await,
         _ => Err((StatusCode::NOT_FOUND, format!("no route for {path}"))),
     };
@@ -63,7 +73,7 @@ pub(crate) async fn handle(request: Request<Incoming>) -> Result<Reply, Infallib
 
 type Routed = Result<Reply, (StatusCode, String)>;
 
-async fn features(id: &str, query: &str) -> Routed {
+async fn features(id: &str, query: &str, faults: &Faults) -> Routed {
     let id: u64 = id.parse().map_err(|_| {
         bad_request(format!(
             "batch id must be a non-negative integer, got {id:?}"
@@ -71,19 +81,15 @@ async fn features(id: &str, query: &str) -> Routed {
     })?;
     let mut delay_ms = 0;
     let mut n_values = DEFAULT_VALUES;
+    let mut attempt = 0;
+    let mut forced_fault = None;
     for pair in query.split('&').filter(|pair| !pair.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         match key {
-            "delay_ms" => {
-                delay_ms = value.parse().map_err(|_| {
-                    bad_request(format!("delay_ms must be an integer, got {value:?}"))
-                })?;
-            }
-            "n" => {
-                n_values = value
-                    .parse()
-                    .map_err(|_| bad_request(format!("n must be an integer, got {value:?}")))?;
-            }
+            "delay_ms" => delay_ms = parse_param(key, value)?,
+            "n" => n_values = parse_param(key, value)?,
+            "attempt" => attempt = parse_param(key, value)?,
+            "fault" => forced_fault = Some(value.parse::<Fault>().map_err(bad_request)?),
             // Unknown parameters (a cache-buster, say) are ignored, as most services do.
             _ => {}
         }
@@ -96,14 +102,107 @@ async fn features(id: &str, query: &str) -> Routed {
     if n_values == 0 || n_values > MAX_VALUES {
         return Err(bad_request(format!("n must be between 1 and {MAX_VALUES}")));
     }
-    sleep_ms(delay_ms).await;
-    Ok(json(
+    let fault = forced_fault.unwrap_or_else(|| faults.pick(id, attempt));
+    match fault {
+        Fault::Stall => {
+            sleep_ms(MAX_STALL_MS).await;
+            return Err((
+                StatusCode::GATEWAY_TIMEOUT,
+                "stalled request given up".into(),
+            ));
+        }
+        Fault::Slow => sleep_ms(delay_ms + faults.slow_ms).await,
+        _ => sleep_ms(delay_ms).await,
+    }
+    let reply = json(
         StatusCode::OK,
         &FeatureBatch {
             id,
             values: values(id, n_values),
         },
-    ))
+    );
+    Ok(match fault {
+        Fault::Fail => error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure"),
+        Fault::Reset => cut_short(reply).await,
+        Fault::Malformed => truncate_json(reply).await,
+        Fault::None | Fault::Slow | Fault::Stall => reply,
+    })
+}
+
+fn parse_param<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, (StatusCode, String)> {
+    value.parse().map_err(|_| {
+        bad_request(format!(
+            "{key} must be a non-negative integer, got {value:?}"
+        ))
+    })
+}
+
+/// The whole body of a reply built by [`json`].
+async fn body_bytes(reply: Reply) -> (hyper::http::response::Parts, Bytes) {
+    let (parts, body) = reply.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .unwrap_or_default();
+    (parts, bytes)
+}
+
+/// Keeps the status and the full `Content-Length`, sends half the body, then
+/// fails the body stream: hyper aborts the connection mid-response.
+async fn cut_short(reply: Reply) -> Reply {
+    let (mut parts, bytes) = body_bytes(reply).await;
+    parts.headers.insert(
+        header::CONTENT_LENGTH,
+        header::HeaderValue::from(bytes.len()),
+    );
+    let half = bytes.slice(..bytes.len() / 2);
+    let body = CutShort {
+        head: Some(half),
+        // hyper flushes what it has when the body is pending: pausing before
+        // the error puts the headers and half the body on the wire first.
+        pause: Box::pin(tokio::time::sleep(Duration::from_millis(5))),
+    };
+    Response::from_parts(parts, body.boxed())
+}
+
+/// A `200` whose body is valid HTTP but truncated JSON.
+async fn truncate_json(reply: Reply) -> Reply {
+    let (mut parts, bytes) = body_bytes(reply).await;
+    let half = bytes.slice(..bytes.len() / 2);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, whole(half))
+}
+
+/// A body that yields its head, pauses, then fails, so the connection is reset.
+struct CutShort {
+    head: Option<Bytes>,
+    pause: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Body for CutShort {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        if let Some(head) = self.head.take() {
+            return Poll::Ready(Some(Ok(Frame::data(head))));
+        }
+        match self.pause.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => Poll::Ready(Some(Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "injected reset",
+            )))),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
 }
 
 /// Answers like httpbin's `/delay/{seconds}`: after the delay, a JSON echo of the request.
@@ -177,8 +276,12 @@ fn json(status: StatusCode, body: &impl Serialize) -> Reply {
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(bytes)))
+        .body(whole(Bytes::from(bytes)))
         .expect("a response with a valid status and header")
+}
+
+fn whole(bytes: Bytes) -> ReplyBody {
+    Full::new(bytes).map_err(|never| match never {}).boxed()
 }
 
 #[cfg(test)]

@@ -94,3 +94,104 @@ fn garbage_on_the_socket_gets_an_error_and_the_store_stays_up() {
     let (status, _) = get(&store, "/health");
     assert_eq!(status, 200);
 }
+
+#[test]
+fn each_fault_kind_behaves_as_documented() {
+    let store = FeatureStore::spawn(Config::default()).unwrap();
+    let (status, body) = get(&store, "/features/1?n=4&fault=fail");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (500, Some("injected failure"))
+    );
+
+    // A reset: headers promise the whole body, the connection closes halfway.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = |query: &str| format!("http://{}/features/1?n=64&{query}", store.addr());
+    let mut reset = agent.get(&url("fault=reset")).call().unwrap();
+    assert_eq!(reset.status(), 200);
+    assert!(
+        reset.body_mut().read_to_vec().is_err(),
+        "a reset body cannot be read whole"
+    );
+
+    // Malformed: a complete HTTP answer whose JSON is cut short.
+    let mut malformed = agent.get(&url("fault=malformed")).call().unwrap();
+    let bytes = malformed.body_mut().read_to_vec().unwrap();
+    assert!(serde_json::from_slice::<serde_json::Value>(&bytes).is_err());
+
+    // Slow: the configured extra delay on top of delay_ms.
+    let slow_store = FeatureStore::spawn(Config {
+        faults: feature_store::Faults {
+            slow_ms: 150,
+            ..Default::default()
+        },
+        ..Config::default()
+    })
+    .unwrap();
+    let started = Instant::now();
+    let (status, _) = get(&slow_store, "/features/1?n=4&delay_ms=10&fault=slow");
+    assert_eq!(status, 200);
+    assert!(started.elapsed() >= Duration::from_millis(160));
+
+    // A stall never answers: the client's timeout is what ends it.
+    let mut stream = TcpStream::connect(store.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    stream
+        .write_all(b"GET /features/1?fault=stall HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let read = stream.read(&mut byte);
+    assert!(
+        matches!(&read, Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)),
+        "a stalled request answered: {read:?}"
+    );
+    let (status, _) = get(&store, "/features/1?fault=boom");
+    assert_eq!(status, 400);
+}
+
+#[test]
+fn configured_rates_fault_the_same_batches_every_time() {
+    let faults = feature_store::Faults {
+        seed: 3,
+        fail_rate: 0.3,
+        ..Default::default()
+    };
+    let store = FeatureStore::spawn(Config {
+        faults,
+        ..Config::default()
+    })
+    .unwrap();
+    let statuses = |attempt: u32| -> Vec<u16> {
+        (0..40)
+            .map(|id| get(&store, &format!("/features/{id}?n=2&attempt={attempt}")).0)
+            .collect()
+    };
+    let first = statuses(0);
+    assert_eq!(first, statuses(0));
+    assert!(first.contains(&500) && first.contains(&200), "{first:?}");
+    let expected: Vec<u16> = (0..40)
+        .map(|id| {
+            if faults.pick(id, 0) == feature_store::Fault::Fail {
+                500
+            } else {
+                200
+            }
+        })
+        .collect();
+    assert_eq!(first, expected);
+    assert!(
+        FeatureStore::spawn(Config {
+            faults: feature_store::Faults {
+                fail_rate: 1.5,
+                ..Default::default()
+            },
+            ..Config::default()
+        })
+        .is_err()
+    );
+}

@@ -33,6 +33,9 @@ pub enum BatchError {
     /// The TCP connection to the upstream could not be opened.
     #[error("connect failed: {0}")]
     Connect(String),
+    /// No complete answer within the per-request timeout (milliseconds).
+    #[error("no answer within {0} ms")]
+    Timeout(u64),
     /// The HTTP exchange failed (reset, protocol error, closed early).
     #[error("http error: {0}")]
     Http(String),

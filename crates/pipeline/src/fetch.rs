@@ -1,6 +1,7 @@
 //! The blocking fetch path, shared by every executor that blocks a thread per request.
 
 use crate::{BatchError, Connections, MAX_BODY_BYTES, Workload};
+use std::time::Duration;
 
 /// A blocking HTTP/1.1 client (ureq) for one workload.
 ///
@@ -27,6 +28,7 @@ impl BlockingFetcher {
             .max_idle_connections(idle)
             .max_idle_connections_per_host(idle)
             .user_agent("runtime-lab")
+            .timeout_global(Some(Duration::from_millis(workload.timeout_ms)))
             .build();
         BlockingFetcher {
             agent: ureq::Agent::new_with_config(config),
@@ -34,10 +36,19 @@ impl BlockingFetcher {
         }
     }
 
-    /// Fetches batch `id` and returns the response body.
+    /// Fetches batch `id` and returns the response body, retrying transient
+    /// failures as the workload allows (see [`crate::is_retryable`]).
     pub fn fetch(&self, id: u64) -> Result<Vec<u8>, BatchError> {
-        let url = self.workload.request_url(id);
-        let mut response = self.agent.get(&url).call().map_err(classify)?;
+        crate::retry::with_retries(&self.workload, id, |attempt| self.fetch_once(id, attempt))
+    }
+
+    fn fetch_once(&self, id: u64, attempt: u32) -> Result<Vec<u8>, BatchError> {
+        let url = self.workload.request_url(id, attempt);
+        let mut response = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|err| self.classify(err))?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
             return Err(BatchError::Status(status));
@@ -47,12 +58,17 @@ impl BlockingFetcher {
             .with_config()
             .limit(MAX_BODY_BYTES as u64)
             .read_to_vec()
-            .map_err(classify)
+            .map_err(|err| self.classify(err))
+    }
+
+    fn classify(&self, error: ureq::Error) -> BatchError {
+        classify(error, self.workload.timeout_ms)
     }
 }
 
-fn classify(error: ureq::Error) -> BatchError {
+fn classify(error: ureq::Error, timeout_ms: u64) -> BatchError {
     match error {
+        ureq::Error::Timeout(_) => BatchError::Timeout(timeout_ms),
         ureq::Error::StatusCode(status) => BatchError::Status(status),
         ureq::Error::BodyExceedsLimit(_) => BatchError::BodyTooLarge(MAX_BODY_BYTES),
         ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {

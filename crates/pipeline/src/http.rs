@@ -9,7 +9,7 @@
 //! and the runtime is the only variable between them. Each runtime supplies a
 //! [`Connect`] implementation for its own TCP stream.
 
-use crate::{BatchError, Connections, Workload};
+use crate::{BatchError, Connections, Workload, backoff, count_retries, is_retryable};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future::{Either, select};
@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::Mutex;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 /// Largest response body any executor accepts; past it the batch fails.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -36,6 +37,10 @@ pub trait Connect {
 
     /// Connects to `addr`.
     fn connect(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Io>>;
+
+    /// Sleeps on the runtime's own timer: the per-request timeout and the
+    /// backoff between retries use it.
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()>;
 }
 
 type Sender = SendRequest<Empty<Bytes>>;
@@ -64,20 +69,48 @@ impl<C: Connect> AsyncFetcher<C> {
         }
     }
 
-    /// Fetches batch `id` and returns the response body.
+    /// Fetches batch `id` and returns the response body, each attempt
+    /// within the workload's timeout, retrying transient failures as the
+    /// workload allows (see [`crate::is_retryable`]).
     pub async fn fetch(&self, id: u64) -> Result<Bytes, BatchError> {
+        let mut attempt = 0;
+        loop {
+            match self.fetch_within_timeout(id, attempt).await {
+                Err(error) if attempt < self.workload.retries && is_retryable(&error) => {
+                    attempt += 1;
+                    count_retries(1);
+                    self.connector.sleep(backoff(id, attempt)).await;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn fetch_within_timeout(&self, id: u64, attempt: u32) -> Result<Bytes, BatchError> {
+        let timeout_ms = self.workload.timeout_ms;
+        let fetch = pin!(self.fetch_once(id, attempt));
+        let timer = pin!(self.connector.sleep(Duration::from_millis(timeout_ms)));
+        // `select` polls the fetch first: a reply that is ready wins over a
+        // timer that expired while the thread was busy elsewhere.
+        match select(fetch, timer).await {
+            Either::Left((result, _)) => result,
+            Either::Right(((), _)) => Err(BatchError::Timeout(timeout_ms)),
+        }
+    }
+
+    async fn fetch_once(&self, id: u64, attempt: u32) -> Result<Bytes, BatchError> {
         let pooled = self.workload.connections == Connections::Pooled;
         // A kept-alive connection can be closed by the server at any moment:
         // if reusing one fails, retry once on a new connection before failing the batch.
         if pooled
             && let Some((mut sender, mut driver)) = self.take_idle()
-            && let Ok(body) = self.exchange(id, &mut sender, &mut driver).await
+            && let Ok(body) = self.exchange(id, attempt, &mut sender, &mut driver).await
         {
             self.put_idle(sender, driver);
             return Ok(body);
         }
         let (mut sender, mut driver) = self.open().await?;
-        let body = self.exchange(id, &mut sender, &mut driver).await?;
+        let body = self.exchange(id, attempt, &mut sender, &mut driver).await?;
         if pooled {
             self.put_idle(sender, driver);
         }
@@ -101,10 +134,11 @@ impl<C: Connect> AsyncFetcher<C> {
     async fn exchange(
         &self,
         id: u64,
+        attempt: u32,
         sender: &mut Sender,
         driver: &mut Driver<C::Io>,
     ) -> Result<Bytes, BatchError> {
-        let mut request = Request::get(self.workload.request_path(id))
+        let mut request = Request::get(self.workload.request_path(id, attempt))
             .header(header::HOST, &self.workload.upstream.authority)
             .header(header::USER_AGENT, "runtime-lab");
         if self.workload.connections == Connections::Fresh {

@@ -58,6 +58,7 @@ mod gil;
 mod http;
 mod kernel;
 mod report;
+mod retry;
 mod workload;
 
 pub use error::{BatchError, Error};
@@ -65,4 +66,5 @@ pub use fetch::BlockingFetcher;
 pub use http::{AsyncFetcher, Connect, FuturesIo, MAX_BODY_BYTES};
 pub use kernel::{Calibration, Processed, batch_digest, combine_digests, process};
 pub use report::{BatchOutcome, LatencySummary, RunClock, RunReport};
+pub use retry::{backoff, count_retries, is_retryable};
 pub use workload::{Connections, Upstream, UpstreamKind, Workload, available_cores};

@@ -92,6 +92,9 @@ pub struct RunReport {
     pub ok: u32,
     /// Batches that failed.
     pub failed: u32,
+    /// Retries made after transient failures (counted whether or not the batch then succeeded).
+    #[serde(default)]
+    pub retries: u64,
     /// Ids of the failed batches, ascending.
     pub failed_ids: Vec<u64>,
     /// Order-independent checksum of the ok batches' digests, as hex.
@@ -126,6 +129,7 @@ impl RunReport {
 /// memory peaks include the runtime itself.
 pub struct RunClock {
     started: Instant,
+    retries_at_start: u64,
     usage: Usage,
     threads: ThreadSampler,
 }
@@ -135,6 +139,7 @@ impl RunClock {
     pub fn start() -> Self {
         RunClock {
             started: Instant::now(),
+            retries_at_start: crate::retry::retries_so_far(),
             usage: Usage::now(),
             threads: ThreadSampler::start(),
         }
@@ -227,6 +232,7 @@ impl RunClock {
             threads_peak,
             ok,
             failed: failed_ids.len() as u32,
+            retries: crate::retry::retries_so_far() - self.retries_at_start,
             failed_ids,
             checksum: format!("{:016x}", combine_digests(digests)),
             errors,

@@ -133,6 +133,10 @@ pub struct Workload {
     pub max_in_flight: Option<usize>,
     /// Emulate CPython's global interpreter lock around CPU work.
     pub gil: bool,
+    /// Per-request timeout, each attempt; see [`Workload::default_timeout_ms`].
+    pub timeout_ms: u64,
+    /// Retries per batch after a connect error, reset, timeout or 5xx.
+    pub retries: u32,
     /// Where batches come from.
     pub upstream: Upstream,
 }
@@ -150,19 +154,43 @@ impl Workload {
             connections: Connections::Fresh,
             max_in_flight: None,
             gil: false,
+            timeout_ms: Self::default_timeout_ms(1000, 32, 0.0),
+            retries: 2,
             upstream,
         }
     }
 
-    /// Sets the batch count.
-    pub fn batches(mut self, batches: u32) -> Self {
-        self.batches = batches;
+    /// The default per-request timeout: twice the delay plus two seconds,
+    /// plus all the CPU work of the run, because a single event loop
+    /// (`tokio-ct`) may finish reading a reply only after preprocessing every
+    /// batch before it, and that is slowness, not a lost request.
+    pub fn default_timeout_ms(io_ms: u64, batches: u32, cpu_ms: f64) -> u64 {
+        2 * io_ms + 2000 + (f64::from(batches) * cpu_ms).ceil() as u64
+    }
+
+    /// Sets the per-request timeout.
+    pub fn timeout_ms(mut self, timeout_ms: u64) -> Self {
+        self.timeout_ms = timeout_ms;
         self
     }
 
-    /// Sets the upstream delay per request.
+    /// Sets the retries per batch.
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// Sets the batch count (and the default timeout that depends on it).
+    pub fn batches(mut self, batches: u32) -> Self {
+        self.batches = batches;
+        self.timeout_ms = Self::default_timeout_ms(self.io_ms, batches, self.cpu_ms);
+        self
+    }
+
+    /// Sets the upstream delay per request (and the default timeout that depends on it).
     pub fn io_ms(mut self, io_ms: u64) -> Self {
         self.io_ms = io_ms;
+        self.timeout_ms = Self::default_timeout_ms(io_ms, self.batches, self.cpu_ms);
         self
     }
 
@@ -171,6 +199,7 @@ impl Workload {
     pub fn cpu(mut self, cpu_ms: f64, cpu_rounds: u64) -> Self {
         self.cpu_ms = cpu_ms;
         self.cpu_rounds = cpu_rounds;
+        self.timeout_ms = Self::default_timeout_ms(self.io_ms, self.batches, cpu_ms);
         self
     }
 
@@ -217,6 +246,19 @@ impl Workload {
             .max(1)
     }
 
+    /// The longest a run of this workload may take before it is called hung:
+    /// every batch, one after another, spending all its attempts on timeouts
+    /// and backoffs plus its CPU work, twice over, plus half a minute.
+    pub fn deadline(&self) -> std::time::Duration {
+        let attempts = u64::from(self.retries) + 1;
+        let backoffs: std::time::Duration = (1..=self.retries)
+            .map(|attempt| crate::backoff(u64::MAX, attempt) * 2)
+            .sum();
+        let per_batch_ms =
+            attempts * self.timeout_ms + backoffs.as_millis() as u64 + self.cpu_ms.ceil() as u64;
+        std::time::Duration::from_millis(30_000 + 2 * u64::from(self.batches) * per_batch_ms)
+    }
+
     /// Checks the parameters that no executor can run with.
     pub fn validate(&self) -> Result<(), Error> {
         if self.batches == 0 {
@@ -236,11 +278,13 @@ impl Workload {
         Ok(())
     }
 
-    /// The origin-form request target (path and query) for batch `id`.
-    pub fn request_path(&self, id: u64) -> String {
+    /// The origin-form request target (path and query) for attempt
+    /// `attempt` (0 for the first) of batch `id`. A feature store is told
+    /// the attempt, so that its injected faults are the same for every executor.
+    pub fn request_path(&self, id: u64, attempt: u32) -> String {
         match self.upstream.kind {
             UpstreamKind::FeatureStore => format!(
-                "{}/features/{id}?delay_ms={}&n={}",
+                "{}/features/{id}?delay_ms={}&n={}&attempt={attempt}",
                 self.upstream.path, self.io_ms, self.features
             ),
             UpstreamKind::Template => {
@@ -254,12 +298,12 @@ impl Workload {
         }
     }
 
-    /// The absolute URL for batch `id`, for clients that want one.
-    pub fn request_url(&self, id: u64) -> String {
+    /// The absolute URL of [`Workload::request_path`], for clients that want one.
+    pub fn request_url(&self, id: u64, attempt: u32) -> String {
         format!(
             "http://{}{}",
             self.upstream.authority,
-            self.request_path(id)
+            self.request_path(id, attempt)
         )
     }
 }
@@ -272,10 +316,13 @@ mod tests {
     fn feature_store_paths_carry_delay_and_size() {
         let upstream = Upstream::parse("http://127.0.0.1:8080/").unwrap();
         let workload = Workload::new(upstream).io_ms(250).features(16);
-        assert_eq!(workload.request_path(7), "/features/7?delay_ms=250&n=16");
         assert_eq!(
-            workload.request_url(7),
-            "http://127.0.0.1:8080/features/7?delay_ms=250&n=16"
+            workload.request_path(7, 0),
+            "/features/7?delay_ms=250&n=16&attempt=0"
+        );
+        assert_eq!(
+            workload.request_url(7, 2),
+            "http://127.0.0.1:8080/features/7?delay_ms=250&n=16&attempt=2"
         );
     }
 
@@ -285,7 +332,7 @@ mod tests {
         assert_eq!(upstream.kind, UpstreamKind::Template);
         assert_eq!(upstream.addr.port(), 9);
         let workload = Workload::new(upstream);
-        assert_eq!(workload.request_path(3), "/delay/1?x=3");
+        assert_eq!(workload.request_path(3, 1), "/delay/1?x=3");
     }
 
     #[test]
