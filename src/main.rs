@@ -52,6 +52,7 @@ fn watchdog(deadline: Duration) {
 
 fn run(args: &RunArgs) -> anyhow::Result<()> {
     let executor = executors::find(&args.executor).context("unknown executor")?;
+    args.faults.faults().validate().map_err(UsageError)?;
     if let Some(url) = &args.upstream {
         if args.faults.any() {
             return Err(UsageError(
@@ -109,9 +110,11 @@ fn serve_features(args: &ServeArgs) -> anyhow::Result<()> {
     if args.exit_with_parent {
         upstream::exit_with_parent()?;
     }
+    let faults = args.faults.faults();
+    faults.validate().map_err(UsageError)?;
     let config = feature_store::Config {
         addr: args.addr,
-        faults: args.faults.faults(),
+        faults,
         ..feature_store::Config::default()
     };
     feature_store::serve(config, |addr| {

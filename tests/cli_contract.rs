@@ -110,6 +110,54 @@ fn bad_input_exits_2_with_a_message() {
             "--connections",
         ),
         (&["run"], "--executor"),
+        (
+            &["run", "--executor", "serial", "--fail-rate", "1.5"],
+            "--fail-rate",
+        ),
+        (
+            &["run", "--executor", "serial", "--timeout-ms", "0"],
+            "--timeout-ms",
+        ),
+        (
+            &["run", "--executor", "serial", "--retries", "11"],
+            "--retries",
+        ),
+        (
+            &["run", "--executor", "serial", "--features", "1000001"],
+            "--features",
+        ),
+        (
+            &[
+                "run",
+                "--executor",
+                "serial",
+                "--upstream",
+                "https://127.0.0.1:1",
+            ],
+            "http://",
+        ),
+        (
+            &[
+                "run",
+                "--executor",
+                "serial",
+                "--upstream",
+                "http://127.0.0.1:1",
+                "--stall-rate",
+                "0.1",
+            ],
+            "--upstream",
+        ),
+        (
+            &[
+                "serve-features",
+                "--reset-rate",
+                "0.6",
+                "--stall-rate",
+                "0.6",
+            ],
+            "sum",
+        ),
     ];
     for (args, needle) in cases {
         let output = runtime_lab().args(*args).output().unwrap();
@@ -121,4 +169,50 @@ fn bad_input_exits_2_with_a_message() {
         );
         assert!(output.stdout.is_empty(), "{args:?} wrote to stdout");
     }
+}
+
+#[test]
+fn an_upstream_that_refuses_or_is_not_http_is_a_clear_error() {
+    // A port that was just free: nothing listens there.
+    let refused = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let output = runtime_lab()
+        .args([
+            "run",
+            "--executor",
+            "threads",
+            "--upstream",
+            &format!("http://{refused}"),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("refused"), "{stderr}");
+
+    // A server that speaks another protocol.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            use std::io::Write;
+            let mut stream = stream;
+            let _ = stream.write_all(b"SSH-2.0-not-http\r\n");
+        }
+    });
+    let output = runtime_lab()
+        .args([
+            "run",
+            "--executor",
+            "serial",
+            "--upstream",
+            &format!("http://{addr}"),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not an HTTP server"), "{stderr}");
 }

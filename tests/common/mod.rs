@@ -46,3 +46,84 @@ pub fn number(report: &serde_json::Value, key: &str) -> f64 {
         .as_f64()
         .unwrap_or_else(|| panic!("{key} is a number in {report}"))
 }
+
+/// A `runtime-lab serve-features` child process, killed on drop.
+pub struct StoreProcess {
+    child: std::process::Child,
+    /// The address it listens on, from its readiness line.
+    pub addr: std::net::SocketAddr,
+}
+
+impl StoreProcess {
+    /// Starts the store with extra `serve-features` arguments and waits for its readiness line.
+    pub fn start(args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = runtime_lab()
+            .args(["serve-features", "--addr", "127.0.0.1:0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("runtime-lab serve-features starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("readiness line");
+        let addr = line
+            .trim()
+            .rsplit("http://")
+            .next()
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected readiness line {line:?}"));
+        StoreProcess { child, addr }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Open file descriptors of the store process right now.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|entries| entries.count())
+            .unwrap_or(0)
+    }
+
+    /// `GET path` on a new connection; the status code, or None if no HTTP answer came.
+    pub fn status_of(&self, path: &str) -> Option<u16> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(self.addr).ok()?;
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .ok()?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut reply = Vec::new();
+        let _ = stream.read_to_end(&mut reply);
+        let reply = String::from_utf8_lossy(&reply);
+        reply.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
+    }
+
+    /// Waits (polling, bounded) until the store holds at most `limit` open
+    /// files; returns the last count seen.
+    pub fn wait_for_fds_at_most(&self, limit: usize, within: std::time::Duration) -> usize {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let open = self.open_fds();
+            if open <= limit || std::time::Instant::now() >= deadline {
+                return open;
+            }
+            std::thread::yield_now();
+        }
+    }
+}
+
+impl Drop for StoreProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
