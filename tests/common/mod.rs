@@ -127,3 +127,17 @@ impl Drop for StoreProcess {
         let _ = self.child.wait();
     }
 }
+
+/// The executors `runtime-lab list` shows as available on this machine.
+pub fn available_executors() -> Vec<String> {
+    let output = runtime_lab()
+        .arg("list")
+        .output()
+        .expect("runtime-lab list runs");
+    assert!(output.status.success());
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| !line.contains("[unavailable"))
+        .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
