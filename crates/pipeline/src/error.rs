@@ -52,3 +52,18 @@ pub enum BatchError {
     #[error("worker lost: {0}")]
     WorkerLost(String),
 }
+
+impl BatchError {
+    /// A short name of the error's kind, for grouping in reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BatchError::Connect(_) => "connect",
+            BatchError::Timeout(_) => "timeout",
+            BatchError::Http(_) => "http",
+            BatchError::Status(_) => "status",
+            BatchError::BodyTooLarge(_) => "body-too-large",
+            BatchError::Decode(_) => "decode",
+            BatchError::WorkerLost(_) => "worker-lost",
+        }
+    }
+}

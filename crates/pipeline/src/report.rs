@@ -99,7 +99,7 @@ pub struct RunReport {
     pub failed_ids: Vec<u64>,
     /// Order-independent checksum of the ok batches' digests, as hex.
     pub checksum: String,
-    /// The first few distinct batch errors, for humans.
+    /// One line per kind of batch error: the first message and how many batches failed so.
     pub errors: Vec<String>,
     /// Bytes serialized across process boundaries (the `processes` executor).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -170,7 +170,8 @@ impl RunClock {
         let mut cpu_times = Vec::new();
         let mut digests = Vec::new();
         let mut failed_ids = Vec::new();
-        let mut errors: Vec<String> = Vec::new();
+        // (kind, first message, batches) in order of first appearance.
+        let mut error_kinds: Vec<(&'static str, String, usize)> = Vec::new();
         for outcome in &outcomes {
             let micros = outcome
                 .finished
@@ -184,9 +185,12 @@ impl RunClock {
                 }
                 Err(error) => {
                     failed_ids.push(outcome.id);
-                    let message = error.to_string();
-                    if errors.len() < 5 && !errors.contains(&message) {
-                        errors.push(message);
+                    match error_kinds
+                        .iter_mut()
+                        .find(|(kind, ..)| *kind == error.kind())
+                    {
+                        Some((_, _, count)) => *count += 1,
+                        None => error_kinds.push((error.kind(), error.to_string(), 1)),
                     }
                 }
             }
@@ -235,7 +239,13 @@ impl RunClock {
             retries: crate::retry::retries_so_far() - self.retries_at_start,
             failed_ids,
             checksum: format!("{:016x}", combine_digests(digests)),
-            errors,
+            errors: error_kinds
+                .into_iter()
+                .map(|(_, message, count)| match count {
+                    1 => format!("{message} (1 batch)"),
+                    _ => format!("{message} ({count} batches)"),
+                })
+                .collect(),
             ipc_bytes: None,
             upstream: workload.upstream.url.clone(),
             upstream_cpu_ms: None,
@@ -398,7 +408,7 @@ mod tests {
         assert!(report.latency_ms.max >= report.latency_ms.p50);
         assert_eq!(
             report.errors,
-            vec!["upstream answered status 500".to_owned()]
+            vec!["upstream answered status 500 (1 batch)".to_owned()]
         );
     }
 
