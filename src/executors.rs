@@ -33,6 +33,12 @@ pub const ALL: &[Executor] = &[
         run: |workload| Ok(exec_threads::run(workload)?),
         available: always,
     },
+    Executor {
+        name: exec_rayon::NAME,
+        summary: "rayon pool, blocking fetch inside it: I/O capped by the pool size",
+        run: |workload| Ok(exec_rayon::run(workload)?),
+        available: always,
+    },
 ];
 
 /// The names, for clap's value parser.
