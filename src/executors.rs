@@ -39,6 +39,12 @@ pub const ALL: &[Executor] = &[
         run: |workload| Ok(exec_rayon::run(workload)?),
         available: always,
     },
+    Executor {
+        name: exec_crossbeam::NAME,
+        summary: "fetch threads feeding W CPU workers through crossbeam channels",
+        run: |workload| Ok(exec_crossbeam::run(workload)?),
+        available: always,
+    },
 ];
 
 /// The names, for clap's value parser.
