@@ -16,6 +16,8 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::ServeFeatures(args) => serve_features(&args),
+        Command::ProcessWorker => exec_processes::serve(std::io::stdin().lock(), std::io::stdout())
+            .context("processes worker failed"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
