@@ -54,6 +54,18 @@ pub const ALL: &[Executor] = &[
         run: |workload| Ok(exec_processes::run(workload, &worker_command()?)?),
         available: always,
     },
+    Executor {
+        name: exec_glommio::NAME,
+        summary: "thread-per-core: one io_uring executor per core, batches sharded by id",
+        run: |workload| Ok(exec_glommio::run(workload)?),
+        // The crate probes once (an executor and a loopback connection) and caches the answer.
+        available: || {
+            exec_glommio::available().map_err(|error| match error {
+                exec_glommio::Error::Unavailable(reason) => reason,
+                other => other.to_string(),
+            })
+        },
+    },
 ];
 
 /// The hidden subcommand that turns `runtime-lab` into a `processes` worker.

@@ -29,7 +29,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let executor = executors::find(&args.executor).context("unknown executor")?;
+    // `find` names the executor and, when it cannot run here, the reason.
+    let executor = executors::find(&args.executor)?;
     let upstream = upstream::Upstream::start(args.upstream.as_deref())?;
     let workload = args.workload(upstream.url())?;
     let before = upstream.cpu_ms();
