@@ -515,6 +515,24 @@ mod tests {
     }
 
     #[test]
+    fn workers_that_exit_at_once_fail_every_batch_without_hanging() {
+        // `false` starts, reads nothing and exits 1: every batch sent to it
+        // is lost, and the run still ends with a report.
+        let upstream = pipeline::Upstream::parse("http://127.0.0.1:9").unwrap();
+        let workload = Workload::new(upstream).batches(4).workers(2);
+        let report = run(&workload, &WorkerCommand::new("false")).unwrap();
+        assert_eq!((report.ok, report.failed), (0, 4), "{report:?}");
+        assert!(
+            report
+                .errors
+                .iter()
+                .all(|error| error.starts_with("worker lost")),
+            "{:?}",
+            report.errors
+        );
+    }
+
+    #[test]
     fn messages_round_trip() {
         let reply = FromWorker {
             id: 3,
