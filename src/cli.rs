@@ -28,6 +28,9 @@ pub enum Command {
     List,
     /// Run the feature store in the foreground (prints one readiness line).
     ServeFeatures(ServeArgs),
+    /// Serve as a worker of the `processes` executor on stdin and stdout.
+    #[command(name = crate::executors::WORKER_SUBCOMMAND, hide = true)]
+    ProcessWorker,
 }
 
 /// The workload's parameters (DESIGN.md's table) and the executor to run it on.
@@ -318,6 +321,12 @@ pub fn print_report(report: &RunReport) {
                 .map_or("n/a (external upstream)".into(), |ms| format!("{ms:.0} ms")),
         ),
         ("peak rss", format!("{} KiB", report.peak_rss_kb)),
+        (
+            "ipc",
+            report
+                .ipc_bytes
+                .map_or("n/a (one process)".into(), |bytes| format!("{bytes} bytes")),
+        ),
         ("threads peak", report.threads_peak.to_string()),
         (
             "ok / failed",

@@ -1,7 +1,10 @@
 //! The executor table: every name `--executor` accepts, and how to run it.
 
-use anyhow::anyhow;
+use anyhow::{Context, anyhow};
+use exec_processes::WorkerCommand;
 use pipeline::{RunReport, Workload};
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
 /// One row of `runtime-lab list`.
 pub struct Executor {
@@ -33,7 +36,60 @@ pub const ALL: &[Executor] = &[
         run: |workload| Ok(exec_threads::run(workload)?),
         available: always,
     },
+    Executor {
+        name: exec_rayon::NAME,
+        summary: "rayon pool, blocking fetch inside it: I/O capped by the pool size",
+        run: |workload| Ok(exec_rayon::run(workload)?),
+        available: always,
+    },
+    Executor {
+        name: exec_crossbeam::NAME,
+        summary: "fetch threads feeding W CPU workers through crossbeam channels",
+        run: |workload| Ok(exec_crossbeam::run(workload)?),
+        available: always,
+    },
+    Executor {
+        name: exec_processes::NAME,
+        summary: "W worker processes, batches and results as JSON over pipes (ProcessPoolExecutor)",
+        run: |workload| Ok(exec_processes::run(workload, &worker_command()?)?),
+        available: always,
+    },
+    Executor {
+        name: exec_glommio::NAME,
+        summary: "thread-per-core: one io_uring executor per core, batches sharded by id",
+        run: |workload| Ok(exec_glommio::run(workload)?),
+        // The crate probes once (an executor and a loopback connection) and caches the answer.
+        available: || {
+            exec_glommio::available().map_err(|error| match error {
+                exec_glommio::Error::Unavailable(reason) => reason,
+                other => other.to_string(),
+            })
+        },
+    },
 ];
+
+/// The hidden subcommand that turns `runtime-lab` into a `processes` worker.
+pub const WORKER_SUBCOMMAND: &str = "process-worker";
+
+static WORKER_PROGRAM: OnceLock<PathBuf> = OnceLock::new();
+
+/// Sets the program that `processes` starts as its workers (it is run with
+/// [`WORKER_SUBCOMMAND`]); by default the running executable, which is right
+/// for the `runtime-lab` binary but not for tests and benches, whose
+/// executable is the test harness: they pass `env!("CARGO_BIN_EXE_runtime-lab")`.
+/// Only the first call counts; it returns the program back if one was already set.
+pub fn set_worker_program(program: PathBuf) -> Result<(), PathBuf> {
+    WORKER_PROGRAM.set(program)
+}
+
+/// The command that starts one `processes` worker.
+fn worker_command() -> anyhow::Result<WorkerCommand> {
+    let program = match WORKER_PROGRAM.get() {
+        Some(program) => program.clone(),
+        None => std::env::current_exe().context("cannot find the runtime-lab binary")?,
+    };
+    Ok(WorkerCommand::new(program).arg(WORKER_SUBCOMMAND))
+}
 
 /// The names, for clap's value parser.
 pub fn names() -> clap::builder::PossibleValuesParser {

@@ -18,6 +18,8 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::ServeFeatures(args) => serve_features(&args),
+        Command::ProcessWorker => exec_processes::serve(std::io::stdin().lock(), std::io::stdout())
+            .context("processes worker failed"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -51,7 +53,8 @@ fn watchdog(deadline: Duration) {
 }
 
 fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let executor = executors::find(&args.executor).context("unknown executor")?;
+    // `find` names the executor and, when it cannot run here, the reason.
+    let executor = executors::find(&args.executor)?;
     args.faults.faults().validate().map_err(UsageError)?;
     if let Some(url) = &args.upstream {
         if args.faults.any() {

@@ -74,7 +74,14 @@ fn list_names_every_executor() {
     let output = runtime_lab().arg("list").output().unwrap();
     assert!(output.status.success());
     let listing = String::from_utf8_lossy(&output.stdout);
-    for name in ["serial", "threads"] {
+    for name in [
+        "serial",
+        "threads",
+        "rayon",
+        "crossbeam",
+        "processes",
+        "glommio",
+    ] {
         assert!(
             listing
                 .lines()

@@ -141,3 +141,13 @@ pub fn available_executors() -> Vec<String> {
         .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
         .collect()
 }
+
+/// Runs `runtime-lab run --json ARGS...` `runs` times and returns the report
+/// with the smallest wall time: a burst of load from elsewhere on a shared
+/// machine can slow a run down, never speed it up.
+pub fn fastest_of(runs: usize, args: &[&str]) -> serde_json::Value {
+    (0..runs)
+        .map(|_| run_json(args))
+        .min_by(|a, b| number(a, "wall_ms").total_cmp(&number(b, "wall_ms")))
+        .expect("at least one run")
+}

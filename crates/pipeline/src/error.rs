@@ -27,7 +27,9 @@ pub enum Error {
 }
 
 /// Why one batch failed; the run goes on and counts it in `failed`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// It is serializable so that a worker process can send it across a pipe unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum BatchError {
     /// The TCP connection to the upstream could not be opened.

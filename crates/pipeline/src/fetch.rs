@@ -39,6 +39,12 @@ impl BlockingFetcher {
     /// Fetches batch `id` and returns the response body, retrying transient
     /// failures as the workload allows (see [`crate::is_retryable`]).
     pub fn fetch(&self, id: u64) -> Result<Vec<u8>, BatchError> {
+        self.fetch_counting_retries(id).0
+    }
+
+    /// Like [`BlockingFetcher::fetch`], and also says how many retries it
+    /// took, for executors that report retries made in another process.
+    pub fn fetch_counting_retries(&self, id: u64) -> (Result<Vec<u8>, BatchError>, u32) {
         crate::retry::with_retries(&self.workload, id, |attempt| self.fetch_once(id, attempt))
     }
 

@@ -2,12 +2,14 @@
 
 use crate::gil::GilHold;
 use crate::{BatchError, UpstreamKind, Workload};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::hint::black_box;
 use std::time::Duration;
 
 /// What preprocessing one batch produced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// It is serializable so that a worker process can send it across a pipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Processed {
     /// The batch's digest; [`combine_digests`] folds these into the run checksum.
     pub digest: u64,

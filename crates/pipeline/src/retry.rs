@@ -45,13 +45,14 @@ pub fn backoff(id: u64, attempt: u32) -> Duration {
 }
 
 /// Runs `attempt_once(attempt)` until it succeeds, fails for good, or the
-/// workload's retries are spent; `pause` sleeps between attempts (a thread
-/// sleep for blocking executors, the runtime's timer for async ones).
+/// workload's retries are spent, sleeping the thread between attempts (the
+/// async fetcher has the same loop over its runtime's timer).
+/// Returns the last attempt's result and the number of retries made.
 pub(crate) fn with_retries<T>(
     workload: &Workload,
     id: u64,
     mut attempt_once: impl FnMut(u32) -> Result<T, BatchError>,
-) -> Result<T, BatchError> {
+) -> (Result<T, BatchError>, u32) {
     let mut attempt = 0;
     loop {
         match attempt_once(attempt) {
@@ -60,7 +61,7 @@ pub(crate) fn with_retries<T>(
                 count_retries(1);
                 std::thread::sleep(backoff(id, attempt));
             }
-            result => return result,
+            result => return (result, attempt),
         }
     }
 }
