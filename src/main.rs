@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use runtime_lab::cli::{self, Cli, Command, RunArgs, ServeArgs};
-use runtime_lab::{executors, upstream};
+use runtime_lab::{executors, sweep, upstream};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -16,12 +16,18 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::ServeFeatures(args) => serve_features(&args),
+        Command::Sweep(args) => sweep::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            // Bad input exits 2, like clap's usage errors.
+            if error.downcast_ref::<sweep::OutDirError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
