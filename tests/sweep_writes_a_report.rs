@@ -234,3 +234,87 @@ fn unwritable_out_exits_2_with_a_message_and_writes_nothing() {
     let entries: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
     assert_eq!(entries.len(), 1, "only the file that was there");
 }
+
+/// An HTTP service that answers batch 0 and refuses every other batch with
+/// status 500, on its own thread, for at most `connections` connections.
+fn half_broken_service(connections: usize) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                let _ = reader.read_line(&mut request_line);
+                let mut header = String::new();
+                while reader.read_line(&mut header).is_ok_and(|read| read > 2) {
+                    header.clear();
+                }
+                let (status, body) = if request_line.starts_with("GET /batch/0 ") {
+                    ("200 OK", "{\"id\":0,\"values\":[1.0,2.0]}")
+                } else {
+                    ("500 Internal Server Error", "{\"error\":\"broken\"}")
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    format!("http://{addr}/batch/{{id}}")
+}
+
+#[test]
+fn a_failing_run_stops_its_curve_with_its_error_and_the_sweep_still_reports() {
+    let out = scratch("sweep-failing");
+    let output = runtime_lab()
+        .args([
+            "sweep",
+            "--figures",
+            "1",
+            "--executors",
+            "serial",
+            "--repeat",
+            "1",
+            "--max-n",
+            &MAX_N.to_string(),
+            "--upstream",
+            &half_broken_service(100),
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results = json(&out);
+    let status_at = |n: u64| {
+        let row = results["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["n"] == n)
+            .unwrap();
+        (
+            row["status"].as_str().unwrap().to_owned(),
+            row["reason"].as_str().unwrap_or("").to_owned(),
+        )
+    };
+    assert_eq!(status_at(1).0, "ok");
+    let (failed, error) = status_at(2);
+    assert_eq!(failed, "failed");
+    assert!(error.contains("500"), "the error is recorded: {error}");
+    let (skipped, reason) = status_at(4);
+    assert_eq!(skipped, "skipped");
+    assert!(reason.contains("N = 2"), "{reason}");
+    let report = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
+    assert!(report.contains("`serial` stops at N = 2"), "{report}");
+    assert!(out.join("fig1.png").is_file());
+}

@@ -24,7 +24,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use plan::{DESIGN_EXECUTORS, Limits, Plan, Scale};
 use report::{Machine, SweepInfo};
 use results::Outcome;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -67,7 +67,8 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
         open_files: raise_open_file_limit(),
         threads: thread_limit(),
     };
-    let statuses: BTreeMap<&'static str, Result<(), String>> = DESIGN_EXECUTORS
+    // In DESIGN.md's order, so that the report lists executors as DESIGN.md does.
+    let statuses: Vec<(&'static str, Result<(), String>)> = DESIGN_EXECUTORS
         .iter()
         .map(|&name| (name, executor_status(name, &args.executors)))
         .collect();
@@ -77,9 +78,12 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
         .collect();
     let plan = Plan::new(selected, &scale, &limits, args.repeat, |name| {
         statuses
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| Err("not an executor of DESIGN.md".to_owned()))
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map_or_else(
+                || Err("not an executor of DESIGN.md".to_owned()),
+                |(_, s)| s.clone(),
+            )
     });
 
     let upstream = crate::upstream::Upstream::start(args.upstream.as_deref())?;
@@ -115,6 +119,7 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
         repeat: plan.repeat,
         upstream: runner.upstream.clone(),
         embedded_upstream,
+        template_upstream: runner.upstream.contains("{id}"),
         upstream_cpu_ms,
         body_bytes,
         duration_s: started.elapsed().as_secs_f64(),
@@ -131,15 +136,21 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
             .collect(),
         checksum_mismatches: results::checksum_mismatches(&rows),
     };
-    // Executors that the selected figures name but that did not run.
-    let mut absent: Vec<(String, String)> = Vec::new();
-    for figure in &plan.figures {
-        for missing in &figure.absent {
-            if !absent.iter().any(|(name, _)| name == missing.executor) {
-                absent.push((missing.executor.to_owned(), missing.reason.clone()));
-            }
-        }
-    }
+    // Executors that the selected figures name but that did not run, in DESIGN.md's order.
+    let absent: Vec<(String, String)> = statuses
+        .iter()
+        .filter(|(name, _)| {
+            plan.figures
+                .iter()
+                .any(|figure| figure.absent.iter().any(|a| a.executor == *name))
+        })
+        .filter_map(|(name, status)| {
+            status
+                .as_ref()
+                .err()
+                .map(|reason| ((*name).to_owned(), reason.clone()))
+        })
+        .collect();
 
     write_atomically(&out, "results.csv", results::to_csv(&rows).as_bytes())?;
     let json = serde_json::json!({

@@ -408,7 +408,7 @@ impl RunSpec {
 }
 
 /// How many requests an executor holds in flight at most, when that is not
-/// one per batch, and why.
+/// one per batch.
 fn in_flight_capacity(executor: &str, cores: usize) -> Option<u32> {
     match executor {
         "serial" => Some(1),
@@ -417,15 +417,24 @@ fn in_flight_capacity(executor: &str, cores: usize) -> Option<u32> {
     }
 }
 
+/// Why an executor holds only [`in_flight_capacity`] requests in flight.
 fn capacity_reason(executor: &str, cores: usize) -> String {
     match executor {
-        "serial" => "one request at a time".to_owned(),
-        _ => format!("a blocking fetch occupies one of its {cores} pool threads"),
+        "serial" => "holds one request in flight at a time".to_owned(),
+        _ => format!(
+            "holds at most {cores} requests in flight, as a blocking fetch occupies one of its {cores} pool threads"
+        ),
     }
 }
 
 /// Why a point cannot run here, or `None` when it can.
-pub fn planned_stop(figure: &Figure, series: &Series, n: u32, limits: &Limits) -> Option<String> {
+pub fn planned_stop(
+    figure: &Figure,
+    series: &Series,
+    n: u32,
+    io_ms: u64,
+    limits: &Limits,
+) -> Option<String> {
     let sockets = u64::from(n) + FD_HEADROOM;
     if sockets > limits.open_files {
         return Some(format!(
@@ -447,10 +456,11 @@ pub fn planned_stop(figure: &Figure, series: &Series, n: u32, limits: &Limits) -
     if let Some(capacity) = in_flight_capacity(series.executor, limits.cores) {
         let max_n = MAX_WAVES * capacity;
         if n > max_n {
+            let waves = n.div_ceil(capacity);
             return Some(format!(
-                "holds at most {capacity} request(s) in flight ({}), so N = {n} would wait {} delays in a row; capped at N <= {max_n}",
+                "{}, so N = {n} would wait {waves} delays in a row (at least {:.0} s); capped at N <= {max_n}",
                 capacity_reason(series.executor, limits.cores),
-                n.div_ceil(capacity)
+                f64::from(waves) * io_ms as f64 / 1e3
             ));
         }
     }
@@ -532,7 +542,7 @@ impl Plan {
             };
             for (series_index, series) in figure.series.iter().enumerate() {
                 for &n in &figure.ns {
-                    let run = match planned_stop(figure, series, n, limits) {
+                    let run = match planned_stop(figure, series, n, scale.io_ms, limits) {
                         Some(reason) => Err(reason),
                         None => {
                             let spec = RunSpec {

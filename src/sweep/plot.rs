@@ -262,16 +262,13 @@ where
         }
         // A curve that stops ends in a cross and the word "stop" at its last point.
         if let (Some(_), Some(&(x, y, _, _))) = (&series.stop, points.last()) {
+            let font = ("sans-serif", 17).into_font().color(&base);
             chart
-                .draw_series([
-                    Cross::new((x, y), 9, base.stroke_width(3)).into_dyn(),
-                    Text::new(
-                        "stop".to_owned(),
-                        (x, y),
-                        ("sans-serif", 15).into_font().color(&base),
-                    )
-                    .into_dyn(),
-                ])
+                .draw_series(std::iter::once(
+                    EmptyElement::at((x, y))
+                        + Cross::new((0, 0), 9, base.stroke_width(3))
+                        + Text::new("stop", (12, -22), font),
+                ))
                 .map_err(fail)?;
         }
     }

@@ -87,6 +87,8 @@ pub struct SweepInfo {
     pub upstream: String,
     /// Whether the sweep started the feature store itself.
     pub embedded_upstream: bool,
+    /// Whether the upstream is a URL template, which sets its own delay.
+    pub template_upstream: bool,
     /// CPU time of the embedded feature store during the sweep.
     pub upstream_cpu_ms: Option<f64>,
     /// Bytes of one feature batch's response body.
@@ -184,6 +186,10 @@ pub fn render(
                 info.duration_s
             ),
             (true, None) => format!("embedded child process at {}", info.upstream),
+            (false, _) if info.template_upstream => format!(
+                "external URL template {}: the service sets its own delay, so io_ms and the ideal bound only hold if it matches (its CPU time is not visible to the sweep)",
+                info.upstream
+            ),
             (false, _) => format!(
                 "external, {} (its CPU time is not visible to the sweep)",
                 info.upstream
