@@ -5,6 +5,7 @@
 //! the same on a bare machine without system fonts or fontconfig.
 
 use super::plan::{DESIGN_EXECUTORS, Measure};
+use super::report::thousands;
 use super::results::FigureResult;
 use anyhow::anyhow;
 use plotters::coord::Shift;
@@ -227,7 +228,7 @@ where
             })
             .collect();
         let label = match &series.stop {
-            Some(stop) => format!("{} (stops at N = {})", series.label, stop.n),
+            Some(stop) => format!("{} (stops at N = {})", series.label, thousands(stop.n)),
             None => series.label.clone(),
         };
         chart
@@ -274,7 +275,12 @@ where
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        // Memory curves sit high and the floor low; time curves rise to the right.
+        .position(if measure == Measure::MemoryPerRequest {
+            SeriesLabelPosition::LowerRight
+        } else {
+            SeriesLabelPosition::UpperLeft
+        })
         .label_font(("sans-serif", 17))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.3))

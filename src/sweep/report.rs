@@ -411,14 +411,16 @@ pub fn findings(result: &FigureResult) -> Vec<String> {
             .and_then(|s| s.at(n))
             .map(|p| p.wall_ms.median)
     };
-    // The largest N that every measured curve reached, to compare like with like.
+    // The largest N that at least two curves reached (curves that stop
+    // earlier are named), to compare like with like.
+    let enough = measured.len().min(2);
     let common_n = result
         .figure
         .ns
         .iter()
         .rev()
         .copied()
-        .find(|&n| measured.iter().all(|s| s.at(n).is_some()));
+        .find(|&n| measured.iter().filter(|s| s.at(n).is_some()).count() >= enough);
     if let Some(n) = common_n {
         let mut ratios: Vec<(f64, &str, f64)> = measured
             .iter()
@@ -437,12 +439,22 @@ pub fn findings(result: &FigureResult) -> Vec<String> {
             .iter()
             .map(|(ratio, label, wall)| format!("{label} {} ({ratio:.1}x)", ms_unit(*wall)))
             .collect();
+        let short: Vec<&str> = measured
+            .iter()
+            .filter(|s| s.at(n).is_none())
+            .map(|s| s.label.as_str())
+            .collect();
         sentences.push(format!(
-            "At N = {} on {} cores, against an ideal of {}: {}.",
+            "At N = {} on {} cores, against an ideal of {}: {}{}.",
             thousands(n),
             result.cores,
             ms_unit(bound(n)),
-            listed.join(", ")
+            listed.join(", "),
+            if short.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} stop earlier)", short.join(", "))
+            }
         ));
     }
     let growth: Vec<String> = measured
@@ -532,27 +544,30 @@ pub fn findings(result: &FigureResult) -> Vec<String> {
         _ => {}
     }
     if result.figure.id == 7 {
-        let flat: Vec<&str> = measured
+        // Of the curves that reach the figure's largest N: which stay flat.
+        let (within, beyond): (Vec<_>, Vec<_>) = measured
             .iter()
-            .filter(|s| {
-                let last = s.points.last().expect("measured");
-                last.n > s.points[0].n && last.wall_ms.median <= 1.25 * bound(last.n)
+            .filter_map(|s| {
+                s.at(n)
+                    .map(|p| (s.label.as_str(), p.wall_ms.median / bound(n)))
             })
-            .map(|s| s.label.as_str())
-            .collect();
-        let stopped = measured.iter().filter(|s| s.stop.is_some()).count()
-            + result.series.iter().filter(|s| s.points.is_empty()).count();
-        sentences.push(format!(
-            "Within 25% of the flat ideal at the largest N each reached: {}; {} of {} curves stop before N = {}{}.",
-            if flat.is_empty() {
+            .partition(|(_, ratio)| *ratio <= 1.25);
+        let names = |curves: &[(&str, f64)]| {
+            if curves.is_empty() {
                 "none".to_owned()
             } else {
-                flat.join(", ")
-            },
-            stopped,
-            result.series.len(),
-            thousands(*result.figure.ns.last().unwrap_or(&1)),
-            if stopped > 0 { " (why: below the table)" } else { "" }
+                let listed: Vec<String> = curves
+                    .iter()
+                    .map(|(label, r)| format!("{label} {r:.1}x"))
+                    .collect();
+                listed.join(", ")
+            }
+        };
+        sentences.push(format!(
+            "At N = {}, within 25% of the flat ideal: {}; beyond: {}.",
+            thousands(n),
+            names(&within),
+            names(&beyond)
         ));
     }
     sentences
