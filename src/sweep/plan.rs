@@ -730,7 +730,7 @@ mod tests {
         assert!(
             stop("serial", 100)
                 .unwrap()
-                .contains("one request at a time")
+                .contains("one request in flight at a time")
         );
         assert_eq!(stop("rayon", 10), None);
         assert!(stop("rayon", 100).unwrap().contains("N <= 20"));
