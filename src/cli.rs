@@ -185,7 +185,7 @@ pub struct SweepArgs {
     #[arg(long, value_name = "R", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub repeat: u32,
 
-    /// Output folder [default: reports/<date>-<quick|full>-<cores>c].
+    /// Output folder (default: `reports/<date>-<quick|full>-<cores>c`).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
