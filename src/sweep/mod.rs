@@ -60,8 +60,24 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
     let out = args.out.clone().unwrap_or_else(|| {
         Path::new("reports").join(format!("{date}-{}-{}c", scale.name, machine.cores))
     });
-    prepare_out_dir(&out)?;
+    let created = prepare_out_dir(&out)?;
+    let swept = sweep_into(args, &out, scale, &machine, started, started_at);
+    if swept.is_err() && created {
+        // Leave nothing behind: removing only succeeds while the folder is empty.
+        let _ = std::fs::remove_dir(&out);
+    }
+    swept
+}
 
+/// Everything after the output folder is known to be writable.
+fn sweep_into(
+    args: &SweepArgs,
+    out: &Path,
+    scale: Scale,
+    machine: &Machine,
+    started: Instant,
+    started_at: String,
+) -> anyhow::Result<()> {
     let limits = Limits {
         cores: machine.cores,
         open_files: raise_open_file_limit(),
@@ -152,7 +168,7 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
         })
         .collect();
 
-    write_atomically(&out, "results.csv", results::to_csv(&rows).as_bytes())?;
+    write_atomically(out, "results.csv", results::to_csv(&rows).as_bytes())?;
     let json = serde_json::json!({
         "machine": machine,
         "sweep": info,
@@ -160,11 +176,11 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
         "rows": rows,
     });
     let json = serde_json::to_string_pretty(&json).context("cannot encode results.json")?;
-    write_atomically(&out, "results.json", json.as_bytes())?;
+    write_atomically(out, "results.json", json.as_bytes())?;
     for figure in &figures {
         let id = figure.figure.id;
         let (png, svg) = (format!("fig{id}.png"), format!("fig{id}.svg"));
-        let (png_partial, svg_partial) = (partial(&out, &png), partial(&out, &svg));
+        let (png_partial, svg_partial) = (partial(out, &png), partial(out, &svg));
         plot::draw(figure, &png_partial, &svg_partial)
             .with_context(|| format!("cannot plot figure {id}"))?;
         for (from, name) in [(png_partial, png), (svg_partial, svg)] {
@@ -172,8 +188,8 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot write {}", out.join(&name).display()))?;
         }
     }
-    let markdown = report::render(&machine, &info, &figures, &absent);
-    write_atomically(&out, "REPORT.md", markdown.as_bytes())?;
+    let markdown = report::render(machine, &info, &figures, &absent);
+    write_atomically(out, "REPORT.md", markdown.as_bytes())?;
     println!(
         "wrote {} ({} figures, {} runs, {} failed, in {:.0} s)",
         out.display(),
@@ -268,10 +284,10 @@ fn execute(plan: &Plan, runner: &runner::Runner) -> (HashMap<(usize, u32), Outco
                     },
                     Err(error) => {
                         counts.failed += 1;
-                        bar.println(format!(
-                            "run failed: {} N={}: {error}",
-                            spec.executor, spec.batches
-                        ));
+                        // Printed even when the bar is hidden (stderr not a terminal).
+                        bar.suspend(|| {
+                            eprintln!("run failed: {} N={}: {error}", spec.executor, spec.batches);
+                        });
                         let stop = stops
                             .entry(spec.curve())
                             .or_insert((spec.batches, error.clone()));
@@ -293,8 +309,9 @@ fn execute(plan: &Plan, runner: &runner::Runner) -> (HashMap<(usize, u32), Outco
     (outcomes, counts)
 }
 
-/// Creates `out` and proves it writable, before anything runs.
-fn prepare_out_dir(out: &Path) -> Result<(), OutDirError> {
+/// Creates `out` and proves it writable, before anything runs; says whether
+/// it created the folder.
+fn prepare_out_dir(out: &Path) -> Result<bool, OutDirError> {
     let error = |reason: String| OutDirError {
         path: out.to_owned(),
         reason,
@@ -313,7 +330,7 @@ fn prepare_out_dir(out: &Path) -> Result<(), OutDirError> {
         }
         return Err(error(e.to_string()));
     }
-    Ok(())
+    Ok(!existed)
 }
 
 /// A temporary name in `out` that keeps `name`'s extension (plotters picks
