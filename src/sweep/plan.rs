@@ -240,7 +240,7 @@ pub fn figures(scale: &Scale) -> Vec<Figure> {
         figure(
             1,
             "1. Blocking I/O: serial vs threads (io only)",
-            "the first article's figure 1 (serial grows linearly) with the free-threaded pool beside it",
+            "the first article's figure 1, where serial grew linearly, with a thread per batch beside it",
             Work::IoOnly,
             Measure::WallTime,
             batches,
@@ -249,7 +249,7 @@ pub fn figures(scale: &Scale) -> Vec<Figure> {
         figure(
             2,
             "2. Non-blocking I/O: async runtimes (io only)",
-            "the first article's figure 2: async I/O stays near one delay",
+            "the first article's figure 2, where async I/O stayed near one delay",
             Work::IoOnly,
             Measure::WallTime,
             batches,
@@ -258,7 +258,7 @@ pub fn figures(scale: &Scale) -> Vec<Figure> {
         figure(
             3,
             "3. io + CPU (fraction 0.5): one event loop goes serial",
-            "the first article's figure 3: asyncio with CPU work approaches serial",
+            "the first article's figure 3, where asyncio with CPU work approached serial",
             Work::IoAndCpu,
             Measure::WallTime,
             batches,
@@ -267,7 +267,7 @@ pub fn figures(scale: &Scale) -> Vec<Figure> {
         figure(
             4,
             "4. io + CPU: processes vs serial vs one event loop",
-            "the first article's figure 4: multiprocessing gets the job done",
+            "the first article's figure 4, where multiprocessing matched Go",
             Work::IoAndCpu,
             Measure::WallTime,
             batches,
@@ -276,7 +276,7 @@ pub fn figures(scale: &Scale) -> Vec<Figure> {
         figure(
             5,
             "5. io + CPU: the best of Rust",
-            "the first article's figure 5 (free-threaded threads) against every parallel executor",
+            "the first article's figure 5, where free-threaded threads matched multiprocessing, with every parallel executor beside them",
             Work::IoAndCpu,
             Measure::WallTime,
             batches,
