@@ -4,6 +4,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pipeline::{Calibration, Connections, RunReport, Upstream, Workload};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// Compare Rust concurrency runtimes on one fetch-and-preprocess pipeline.
 ///
@@ -31,6 +32,8 @@ pub enum Command {
     /// Serve as a worker of the `processes` executor on stdin and stdout.
     #[command(name = crate::executors::WORKER_SUBCOMMAND, hide = true)]
     ProcessWorker,
+    /// Reproduce the articles' figures: plots, CSV, JSON and REPORT.md.
+    Sweep(SweepArgs),
 }
 
 /// The workload's parameters (DESIGN.md's table) and the executor to run it on.
@@ -260,6 +263,51 @@ pub struct ServeArgs {
     pub exit_with_parent: bool,
 
     /// Injected faults.
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+/// Arguments of `sweep`.
+///
+/// Every point runs as a child `runtime-lab run --json` against one feature
+/// store, with the kernel calibrated once for the whole sweep.
+#[derive(Args)]
+pub struct SweepArgs {
+    /// Scale delays down to 100 ms and run fewer points (about five minutes on 2 cores).
+    #[arg(long)]
+    pub quick: bool,
+
+    /// Figures to produce, e.g. `1,3,7` [default: all eight].
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub figures: Vec<u8>,
+
+    /// Executors to run, e.g. `serial,threads` [default: every one a figure names].
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(crate::sweep::plan::DESIGN_EXECUTORS))]
+    pub executors: Vec<String>,
+
+    /// Runs per point: each point is their median, with min-max whiskers.
+    #[arg(long, value_name = "R", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
+
+    /// Output folder (default: `reports/<date>-<quick|full>-<cores>c`).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Base URL of a running feature store, or any HTTP URL with `{id}` in it
+    /// (default: start an embedded feature store).
+    #[arg(long, value_name = "URL")]
+    pub upstream: Option<String>,
+
+    /// Override the scale's upstream delay (tests shrink sweeps with it).
+    #[arg(long, value_name = "MS", hide = true, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub io_ms: Option<u64>,
+
+    /// Drop every point above this N (tests shrink sweeps with it).
+    #[arg(long, value_name = "N", hide = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_n: Option<u32>,
+
+    /// Faults of the embedded feature store (runs with failed batches then
+    /// count, with their failures in results.csv).
     #[command(flatten)]
     pub faults: FaultArgs,
 }

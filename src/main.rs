@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use runtime_lab::cli::{self, Cli, Command, RunArgs, ServeArgs};
-use runtime_lab::{executors, upstream};
+use runtime_lab::{executors, sweep, upstream};
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -20,12 +20,17 @@ fn main() -> ExitCode {
         Command::ServeFeatures(args) => serve_features(&args),
         Command::ProcessWorker => exec_processes::serve(std::io::stdin().lock(), std::io::stdout())
             .context("processes worker failed"),
+        Command::Sweep(args) => sweep::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            if error.chain().any(|cause| cause.is::<UsageError>()) {
+            // Bad input exits 2, like clap's usage errors.
+            if error
+                .chain()
+                .any(|cause| cause.is::<UsageError>() || cause.is::<sweep::OutDirError>())
+            {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE

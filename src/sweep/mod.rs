@@ -1,0 +1,410 @@
+//! `runtime-lab sweep`: the articles' figures, measured on this machine.
+//!
+//! A sweep plans every (figure, executor, N) point ([`plan`]), starts one
+//! feature store and calibrates the kernel once, then runs each point
+//! `--repeat` times as a child process `runtime-lab run --json`, in an
+//! interleaved order ([`runner`]). It writes `results.csv`, `results.json`,
+//! a PNG and an SVG per figure ([`plot`]) and a `REPORT.md` ([`report`])
+//! into the output folder, which it checks is writable before anything runs.
+//!
+//! Executors that this build does not have yet, or that cannot run here,
+//! are skipped and named in the report; a run that fails stops its curve
+//! at that N and is recorded with its error, it never ends the sweep.
+
+pub mod plan;
+pub mod plot;
+pub mod report;
+pub mod results;
+pub mod runner;
+
+use crate::cli::SweepArgs;
+use crate::executors;
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use plan::{DESIGN_EXECUTORS, Limits, Plan, Scale};
+use report::{Machine, SweepInfo};
+use results::Outcome;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Feature values per batch in every run (DESIGN.md's default).
+pub const FEATURES: u32 = 1024;
+
+/// `--out` cannot be created or written; the CLI exits with status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write to --out {path}: {reason}")]
+pub struct OutDirError {
+    /// The folder as given.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub reason: String,
+}
+
+/// Runs the sweep that `args` describe and writes its report folder.
+pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let (date, started_at) = report::utc_now();
+    let machine = Machine::detect();
+    let mut scale = if args.quick {
+        Scale::quick()
+    } else {
+        Scale::full()
+    };
+    if let Some(io_ms) = args.io_ms {
+        scale = scale.with_io_ms(io_ms);
+    }
+    if let Some(max_n) = args.max_n {
+        scale = scale.with_max_n(max_n);
+    }
+    let out = args.out.clone().unwrap_or_else(|| {
+        Path::new("reports").join(format!("{date}-{}-{}c", scale.name, machine.cores))
+    });
+    let created = prepare_out_dir(&out)?;
+    let swept = sweep_into(args, &out, scale, &machine, started, started_at);
+    if swept.is_err() && created {
+        // Leave nothing behind: removing only succeeds while the folder is empty.
+        let _ = std::fs::remove_dir(&out);
+    }
+    swept
+}
+
+/// Everything after the output folder is known to be writable.
+fn sweep_into(
+    args: &SweepArgs,
+    out: &Path,
+    scale: Scale,
+    machine: &Machine,
+    started: Instant,
+    started_at: String,
+) -> anyhow::Result<()> {
+    let limits = Limits {
+        cores: machine.cores,
+        open_files: raise_open_file_limit(),
+        threads: thread_limit(),
+    };
+    // In DESIGN.md's order, so that the report lists executors as DESIGN.md does.
+    let statuses: Vec<(&'static str, Result<(), String>)> = DESIGN_EXECUTORS
+        .iter()
+        .map(|&name| (name, executor_status(name, &args.executors)))
+        .collect();
+    let selected: Vec<plan::Figure> = plan::figures(&scale)
+        .into_iter()
+        .filter(|figure| args.figures.is_empty() || args.figures.contains(&figure.id))
+        .collect();
+    let plan = Plan::new(selected, &scale, &limits, args.repeat, |name| {
+        statuses
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map_or_else(
+                || Err("not an executor of DESIGN.md".to_owned()),
+                |(_, s)| s.clone(),
+            )
+    });
+
+    if let Some(url) = &args.upstream {
+        if args.faults.any() {
+            return Err(crate::upstream::UsageError(
+                "fault flags configure the embedded feature store; they cannot be combined with --upstream".into(),
+            )
+            .into());
+        }
+        crate::upstream::probe(url, Duration::from_secs(5))?;
+    }
+    let upstream =
+        crate::upstream::Upstream::start_with(args.upstream.as_deref(), &args.faults.to_args())?;
+    let body_bytes = probe_upstream(upstream.url())?;
+    let calibration = pipeline::Calibration::measure(FEATURES);
+    let cpu_rounds = calibration.rounds_for(scale.cpu_ms() as f64);
+    let runner = runner::Runner {
+        program: runner::this_program()?,
+        upstream: upstream.url().to_owned(),
+        cpu_rounds,
+        features: FEATURES,
+        tolerate_failed_batches: args.faults.any(),
+    };
+    let upstream_cpu_before = upstream.cpu_ms();
+    let (outcomes, counts) = execute(&plan, &runner);
+    let upstream_cpu_ms = upstream
+        .cpu_ms()
+        .zip(upstream_cpu_before)
+        .map(|(after, before)| after - before);
+    let embedded_upstream = upstream.pid().is_some();
+    drop(upstream);
+
+    let (rows, figures) = results::summarize(&plan, &scale, &limits, &outcomes, body_bytes);
+    let args_given: Vec<String> = std::env::args().skip(1).collect();
+    let info = SweepInfo {
+        command: runner::command_line(Path::new("runtime-lab"), &args_given),
+        started: started_at,
+        scale: scale.name.to_owned(),
+        io_ms: scale.io_ms,
+        cpu_ms: scale.cpu_ms(),
+        cpu_rounds,
+        rounds_per_ms: calibration.rounds_per_ms,
+        features: FEATURES,
+        repeat: plan.repeat,
+        upstream: runner.upstream.clone(),
+        embedded_upstream,
+        template_upstream: runner.upstream.contains("{id}"),
+        upstream_cpu_ms,
+        body_bytes,
+        duration_s: started.elapsed().as_secs_f64(),
+        estimate_s: plan.estimate_ms() / 1e3,
+        runs: counts.runs,
+        failed: counts.failed,
+        skipped: counts.skipped,
+        open_files: limits.open_files,
+        threads: limits.threads,
+        executors: statuses
+            .iter()
+            .filter(|(_, status)| status.is_ok())
+            .map(|(name, _)| (*name).to_owned())
+            .collect(),
+        checksum_mismatches: results::checksum_mismatches(&rows),
+    };
+    // Executors that the selected figures name but that did not run, in DESIGN.md's order.
+    let absent: Vec<(String, String)> = statuses
+        .iter()
+        .filter(|(name, _)| {
+            plan.figures
+                .iter()
+                .any(|figure| figure.absent.iter().any(|a| a.executor == *name))
+        })
+        .filter_map(|(name, status)| {
+            status
+                .as_ref()
+                .err()
+                .map(|reason| ((*name).to_owned(), reason.clone()))
+        })
+        .collect();
+
+    write_atomically(out, "results.csv", results::to_csv(&rows).as_bytes())?;
+    let json = serde_json::json!({
+        "machine": machine,
+        "sweep": info,
+        "figures": figures,
+        "rows": rows,
+    });
+    let json = serde_json::to_string_pretty(&json).context("cannot encode results.json")?;
+    write_atomically(out, "results.json", json.as_bytes())?;
+    for figure in &figures {
+        let id = figure.figure.id;
+        let (png, svg) = (format!("fig{id}.png"), format!("fig{id}.svg"));
+        let (png_partial, svg_partial) = (partial(out, &png), partial(out, &svg));
+        plot::draw(figure, &png_partial, &svg_partial)
+            .with_context(|| format!("cannot plot figure {id}"))?;
+        for (from, name) in [(png_partial, png), (svg_partial, svg)] {
+            std::fs::rename(&from, out.join(&name))
+                .with_context(|| format!("cannot write {}", out.join(&name).display()))?;
+        }
+    }
+    let markdown = report::render(machine, &info, &figures, &absent);
+    write_atomically(out, "REPORT.md", markdown.as_bytes())?;
+    println!(
+        "wrote {} ({} figures, {} runs, {} failed, in {:.0} s)",
+        out.display(),
+        figures.len(),
+        counts.runs,
+        counts.failed,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Whether `name` runs in this sweep, or why not.
+fn executor_status(name: &str, selected: &[String]) -> Result<(), String> {
+    if !selected.is_empty() && !selected.iter().any(|s| s == name) {
+        return Err("not selected with --executors".to_owned());
+    }
+    let executor = executors::ALL
+        .iter()
+        .find(|executor| executor.name == name)
+        .ok_or_else(|| {
+            "not in this build yet (executors::ALL has no such executor; it appears once its branch is merged)"
+                .to_owned()
+        })?;
+    (executor.available)().map_err(|reason| format!("unavailable on this machine: {reason}"))
+}
+
+/// Runs counted by [`execute`].
+struct Counts {
+    runs: usize,
+    failed: usize,
+    skipped: usize,
+}
+
+/// Runs the schedule with a progress bar; returns each job's outcome.
+fn execute(plan: &Plan, runner: &runner::Runner) -> (HashMap<(usize, u32), Outcome>, Counts) {
+    let jobs = plan.schedule();
+    let estimates: Vec<f64> = plan
+        .specs
+        .iter()
+        .map(|spec| spec.estimate_ms(plan.cores))
+        .collect();
+    // Progress counts estimated milliseconds, not runs, so that the ETA
+    // weighs a 6 s serial run more than a 100 ms one.
+    let total: u64 = jobs.iter().map(|job| estimates[job.spec] as u64).sum();
+    let bar = ProgressBar::new(total.max(1));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} [{bar:28}] {percent:>3}% ETA {eta:>3} {wide_msg}",
+        )
+        .expect("the progress template is valid")
+        .progress_chars("=> "),
+    );
+    let mut outcomes = HashMap::new();
+    let mut counts = Counts {
+        runs: 0,
+        failed: 0,
+        skipped: 0,
+    };
+    // The smallest N at which each curve failed, and why.
+    let mut stops: HashMap<_, (u32, String)> = HashMap::new();
+    for (index, job) in jobs.iter().enumerate() {
+        let spec = &plan.specs[job.spec];
+        let outcome = match stops.get(&spec.curve()) {
+            Some((n, error)) if spec.batches >= *n => {
+                counts.skipped += 1;
+                Outcome::Skipped {
+                    reason: format!("not run: this curve failed at N = {n} ({error})"),
+                }
+            }
+            _ => {
+                let figures: Vec<String> = plan
+                    .figures_of(job.spec)
+                    .iter()
+                    .map(u8::to_string)
+                    .collect();
+                bar.set_message(format!(
+                    "fig {}: {}{} N={} (repeat {}/{}, run {}/{})",
+                    figures.join(","),
+                    spec.executor,
+                    if spec.gil { " --gil" } else { "" },
+                    spec.batches,
+                    job.repeat + 1,
+                    plan.repeat,
+                    index + 1,
+                    jobs.len()
+                ));
+                counts.runs += 1;
+                match runner.run(spec, runner::timeout_for(estimates[job.spec])) {
+                    Ok(report) => Outcome::Ok {
+                        run: counts.runs,
+                        report: Box::new(report),
+                    },
+                    Err(error) => {
+                        counts.failed += 1;
+                        // Printed even when the bar is hidden (stderr not a terminal).
+                        bar.suspend(|| {
+                            eprintln!("run failed: {} N={}: {error}", spec.executor, spec.batches);
+                        });
+                        let stop = stops
+                            .entry(spec.curve())
+                            .or_insert((spec.batches, error.clone()));
+                        if spec.batches < stop.0 {
+                            *stop = (spec.batches, error.clone());
+                        }
+                        Outcome::Failed {
+                            run: counts.runs,
+                            error,
+                        }
+                    }
+                }
+            }
+        };
+        outcomes.insert((job.spec, job.repeat), outcome);
+        bar.inc(estimates[job.spec] as u64);
+    }
+    bar.finish_and_clear();
+    (outcomes, counts)
+}
+
+/// Creates `out` and proves it writable, before anything runs; says whether
+/// it created the folder.
+fn prepare_out_dir(out: &Path) -> Result<bool, OutDirError> {
+    let error = |reason: String| OutDirError {
+        path: out.to_owned(),
+        reason,
+    };
+    let existed = out.exists();
+    if existed && !out.is_dir() {
+        return Err(error("it exists and is not a folder".to_owned()));
+    }
+    std::fs::create_dir_all(out).map_err(|e| error(e.to_string()))?;
+    let probe = out.join(".runtime-lab-write-probe");
+    let written = std::fs::write(&probe, b"probe").and_then(|()| std::fs::remove_file(&probe));
+    if let Err(e) = written {
+        if !existed {
+            // Leave nothing behind: the folder was ours and is empty.
+            let _ = std::fs::remove_dir(out);
+        }
+        return Err(error(e.to_string()));
+    }
+    Ok(!existed)
+}
+
+/// A temporary name in `out` that keeps `name`'s extension (plotters picks
+/// the image format from it).
+fn partial(out: &Path, name: &str) -> PathBuf {
+    out.join(format!(".partial-{name}"))
+}
+
+/// Writes `out/name` through a temporary file and a rename, so that a
+/// reader never sees half a file.
+fn write_atomically(out: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    let temporary = partial(out, name);
+    let path = out.join(name);
+    std::fs::write(&temporary, bytes)
+        .and_then(|()| std::fs::rename(&temporary, &path))
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Fetches one batch without delay: proves the upstream answers before the
+/// sweep starts, and measures a response body for figure 8's floor.
+fn probe_upstream(url: &str) -> anyhow::Result<usize> {
+    let upstream = pipeline::Upstream::parse(url).context("bad --upstream")?;
+    let workload = pipeline::Workload::new(upstream)
+        .batches(1)
+        .io_ms(0)
+        .features(FEATURES);
+    let body = pipeline::BlockingFetcher::new(&workload)
+        .fetch(0)
+        .with_context(|| format!("the feature store at {url} does not answer"))?;
+    Ok(body.len())
+}
+
+/// Raises the open-file limit to its hard limit, which the runs inherit, and
+/// returns the limit in force.
+fn raise_open_file_limit() -> u64 {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return 1024;
+    };
+    // An unlimited hard limit still stops at the kernel's nr_open.
+    let ceiling = read_number("/proc/sys/fs/nr_open").map_or(hard, |nr_open| hard.min(nr_open));
+    if soft < ceiling && setrlimit(Resource::RLIMIT_NOFILE, ceiling, hard).is_ok() {
+        ceiling
+    } else {
+        soft
+    }
+}
+
+/// The most threads one process can have here.
+fn thread_limit() -> u64 {
+    use nix::sys::resource::{Resource, getrlimit};
+    let nproc = getrlimit(Resource::RLIMIT_NPROC).map_or(u64::MAX, |(soft, _)| soft);
+    [
+        read_number("/proc/sys/kernel/threads-max"),
+        read_number("/proc/sys/kernel/pid_max"),
+        Some(nproc),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .unwrap_or(u64::MAX)
+}
+
+fn read_number(path: &str) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}

@@ -1,0 +1,347 @@
+//! One PNG and one SVG per figure, drawn with plotters.
+//!
+//! Text is laid out with ab_glyph from Noto Sans Regular, embedded in the
+//! binary by the `ttf-noto-sans` crate (Apache License 2.0), so plots render
+//! the same on a bare machine without system fonts or fontconfig.
+
+use super::plan::{DESIGN_EXECUTORS, Measure};
+use super::report::thousands;
+use super::results::FigureResult;
+use anyhow::anyhow;
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::Once;
+
+/// Plot size in pixels.
+const SIZE: (u32, u32) = (1100, 720);
+
+/// One colour per executor, the same in every figure (Tableau 10 and one more).
+const PALETTE: [RGBColor; 11] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(0, 0, 128),
+];
+
+fn colour(executor: &str) -> RGBColor {
+    let index = DESIGN_EXECUTORS
+        .iter()
+        .position(|&name| name == executor)
+        .unwrap_or(PALETTE.len() - 1);
+    PALETTE[index]
+}
+
+/// Registers the embedded font as plotters' `sans-serif`, once per process.
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if plotters::style::register_font("sans-serif", FontStyle::Normal, ttf_noto_sans::REGULAR)
+            .is_err()
+        {
+            // The font is compiled in; failing to parse it is a build defect.
+            panic!("the embedded Noto Sans font does not parse");
+        }
+    });
+}
+
+/// Draws `figure` to `png` and `svg`.
+pub fn draw(figure: &FigureResult, png: &Path, svg: &Path) -> anyhow::Result<()> {
+    register_font();
+    {
+        let root = BitMapBackend::new(png, SIZE).into_drawing_area();
+        draw_figure(&root, figure)?;
+        root.present()
+            .map_err(|error| anyhow!("cannot write {}: {error}", png.display()))?;
+    }
+    let root = SVGBackend::new(svg, SIZE).into_drawing_area();
+    draw_figure(&root, figure)?;
+    root.present()
+        .map_err(|error| anyhow!("cannot write {}: {error}", svg.display()))?;
+    Ok(())
+}
+
+/// The y values of every plotted point and bound, for the axis ranges.
+fn y_values(figure: &FigureResult) -> impl Iterator<Item = f64> + '_ {
+    let measure = figure.figure.measure;
+    figure
+        .series
+        .iter()
+        .flat_map(move |s| s.points.iter().filter_map(move |p| p.y(measure)))
+        .flat_map(|spread| [spread.min, spread.max])
+        .chain(figure.bound.iter().map(|b| b.value))
+        .filter(|v| v.is_finite())
+}
+
+fn draw_figure<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    figure: &FigureResult,
+) -> anyhow::Result<()> {
+    let fail = |error: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("cannot draw: {error:?}");
+    root.fill(&WHITE).map_err(fail)?;
+    let max_n = f64::from(*figure.figure.ns.iter().max().unwrap_or(&1));
+    let wall = figure.figure.measure == Measure::WallTime;
+    // Seconds read better than milliseconds once runs take more than 2 s.
+    let y_scale = if wall && y_values(figure).fold(0.0, f64::max) >= 2000.0 {
+        1e-3
+    } else {
+        1.0
+    };
+    let y_max = y_values(figure).fold(0.0, f64::max) * y_scale;
+    let y_label = match (wall, y_scale == 1.0) {
+        (true, true) => "wall time (ms)",
+        (true, false) => "wall time (s)",
+        (false, _) => "peak RSS per extra request in flight (KiB, log)",
+    };
+    let x_label = if figure.figure.in_flight_axis {
+        "requests in flight N (log)"
+    } else {
+        "feature batches N"
+    };
+    let footnote = footnote(figure);
+    let (plot_area, note_area) = root.split_vertically(SIZE.1 - 40);
+    note_area
+        .draw(&Text::new(
+            footnote,
+            (20, 8),
+            ("sans-serif", 15).into_font().color(&BLACK.mix(0.75)),
+        ))
+        .map_err(fail)?;
+    let axes = Axes {
+        x_label,
+        y_label,
+        y_scale,
+    };
+    if figure.figure.in_flight_axis {
+        let x = (0.7..max_n * 1.4).log_scale();
+        if wall {
+            draw_chart(&plot_area, figure, &axes, x, 0.0..(y_max * 1.12).max(1.0))
+        } else {
+            let y_min = y_values(figure)
+                .filter(|v| *v > 0.0)
+                .fold(f64::INFINITY, f64::min);
+            let y_min = if y_min.is_finite() { y_min / 2.0 } else { 0.1 };
+            let y = (y_min.max(0.01)..(y_max * 2.0).max(y_min * 10.0)).log_scale();
+            draw_chart(&plot_area, figure, &axes, x, y)
+        }
+    } else {
+        let x = 0.0..max_n * 1.05 + 0.5;
+        draw_chart(&plot_area, figure, &axes, x, 0.0..(y_max * 1.12).max(1.0))
+    }
+}
+
+struct Axes {
+    x_label: &'static str,
+    y_label: &'static str,
+    /// Multiplies wall milliseconds into the y axis's unit.
+    y_scale: f64,
+}
+
+/// Draws the chart on any pair of f64 axes (linear or log).
+fn draw_chart<DB, X, Y>(
+    area: &DrawingArea<DB, Shift>,
+    figure: &FigureResult,
+    axes: &Axes,
+    x: X,
+    y: Y,
+) -> anyhow::Result<()>
+where
+    DB: DrawingBackend,
+    X: AsRangedCoord<Value = f64>,
+    Y: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    let fail = |error: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("cannot draw: {error:?}");
+    let caption = format!("{} ({} cores)", figure.figure.title, figure.cores);
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 26))
+        .margin(16)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(x, y)
+        .map_err(fail)?;
+    chart
+        .configure_mesh()
+        .x_desc(axes.x_label)
+        .y_desc(axes.y_label)
+        .x_label_formatter(&|v| trim_number(*v))
+        .y_label_formatter(&|v| trim_number(*v))
+        .label_style(("sans-serif", 17))
+        .axis_desc_style(("sans-serif", 18))
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.08))
+        .draw()
+        .map_err(fail)?;
+
+    let measure = figure.figure.measure;
+    let scale = if measure == Measure::WallTime {
+        axes.y_scale
+    } else {
+        1.0
+    };
+    let bound: Vec<(f64, f64)> = figure
+        .bound
+        .iter()
+        .map(|b| (f64::from(b.n), b.value * scale))
+        .collect();
+    if !bound.is_empty() {
+        let style = BLACK.stroke_width(2);
+        chart
+            .draw_series(DashedLineSeries::new(bound, 10, 6, style))
+            .map_err(fail)?
+            .label(figure.bound_label.clone())
+            .legend(move |(x, y)| {
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (8, 0)], style)
+                    + PathElement::new(vec![(12, 0), (20, 0)], style)
+            });
+    }
+
+    for series in &figure.series {
+        let base = colour(series.executor);
+        let style = if series.gil {
+            base.mix(0.55).stroke_width(2)
+        } else {
+            base.stroke_width(3)
+        };
+        let points: Vec<(f64, f64, f64, f64)> = series
+            .points
+            .iter()
+            .filter_map(|p| {
+                p.y(measure).map(|s| {
+                    (
+                        f64::from(p.n),
+                        s.median * scale,
+                        s.min * scale,
+                        s.max * scale,
+                    )
+                })
+            })
+            .collect();
+        let label = match &series.stop {
+            Some(stop) => format!("{} (stops at N = {})", series.label, thousands(stop.n)),
+            None => series.label.clone(),
+        };
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().map(|&(x, y, _, _)| (x, y)),
+                style,
+            ))
+            .map_err(fail)?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        chart
+            .draw_series(points.iter().map(|&(x, median, min, max)| {
+                ErrorBar::new_vertical(x, min, median, max, style, 10)
+            }))
+            .map_err(fail)?;
+        if series.gil {
+            chart
+                .draw_series(
+                    points
+                        .iter()
+                        .map(|&(x, y, _, _)| TriangleMarker::new((x, y), 6, style.filled())),
+                )
+                .map_err(fail)?;
+        } else {
+            chart
+                .draw_series(
+                    points
+                        .iter()
+                        .map(|&(x, y, _, _)| Circle::new((x, y), 4, style.filled())),
+                )
+                .map_err(fail)?;
+        }
+        // A curve that stops ends in a cross and the word "stop" at its last point.
+        if let (Some(_), Some(&(x, y, _, _))) = (&series.stop, points.last()) {
+            let font = ("sans-serif", 17).into_font().color(&base);
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at((x, y))
+                        + Cross::new((0, 0), 9, base.stroke_width(3))
+                        + Text::new("stop", (12, -22), font),
+                ))
+                .map_err(fail)?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        // Memory curves sit high and the floor low; time curves rise to the right.
+        .position(if measure == Measure::MemoryPerRequest {
+            SeriesLabelPosition::LowerRight
+        } else {
+            SeriesLabelPosition::UpperLeft
+        })
+        .label_font(("sans-serif", 17))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .draw()
+        .map_err(fail)?;
+    Ok(())
+}
+
+/// The line under the plot: cores, delays, and which executors are missing.
+fn footnote(figure: &FigureResult) -> String {
+    let mut note = format!(
+        "{} cores; io {} ms{}; median of repeats, whiskers min-max",
+        figure.cores,
+        figure.io_ms,
+        if figure.cpu_ms > 0 {
+            format!(" + cpu {} ms per batch", figure.cpu_ms)
+        } else {
+            String::new()
+        }
+    );
+    if !figure.figure.absent.is_empty() {
+        let names: Vec<&str> = figure.figure.absent.iter().map(|a| a.executor).collect();
+        note.push_str(&format!("; not run: {} (see REPORT.md)", names.join(", ")));
+    }
+    note
+}
+
+/// 1000.0 as "1000", 0.25 as "0.25".
+fn trim_number(value: f64) -> String {
+    if value.abs() >= 100.0 || value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else if value.abs() >= 1.0 {
+        let text = format!("{value:.1}");
+        text.trim_end_matches(".0").to_owned()
+    } else {
+        let text = format!("{value:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_numbers_are_short() {
+        assert_eq!(trim_number(1000.0), "1000");
+        assert_eq!(trim_number(2.5), "2.5");
+        assert_eq!(trim_number(0.25), "0.25");
+        assert_eq!(trim_number(3.0), "3");
+    }
+
+    #[test]
+    fn every_design_executor_has_its_own_colour() {
+        let colours: std::collections::HashSet<_> = DESIGN_EXECUTORS
+            .iter()
+            .map(|name| {
+                let RGBColor(r, g, b) = colour(name);
+                (r, g, b)
+            })
+            .collect();
+        assert_eq!(colours.len(), DESIGN_EXECUTORS.len());
+    }
+}

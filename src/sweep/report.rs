@@ -1,0 +1,668 @@
+//! REPORT.md: the machine, the exact command, and per figure the plot, a
+//! table of medians and two or three sentences computed from the results.
+//!
+//! Every number in the prose comes from the results; the only fixed text is
+//! what each figure reproduces and how to read it.
+
+use super::plan::{Measure, Workers};
+use super::results::{FigureResult, SeriesResult};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The machine a sweep ran on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    /// `model name` from /proc/cpuinfo.
+    pub cpu_model: String,
+    /// Logical CPUs available to the process.
+    pub cores: usize,
+    /// `uname -r`.
+    pub kernel: String,
+    /// `rustc --version`, or the version that built this binary.
+    pub rustc: String,
+}
+
+impl Machine {
+    /// Reads the machine's description; unknown fields read "unknown".
+    pub fn detect() -> Self {
+        let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|info| {
+                info.lines()
+                    .find(|line| line.starts_with("model name"))
+                    .and_then(|line| line.split_once(':'))
+                    .map(|(_, model)| model.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown".to_owned());
+        let kernel = nix::sys::utsname::uname()
+            .map(|uts| uts.release().to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "unknown".to_owned());
+        Machine {
+            cpu_model,
+            cores: pipeline::available_cores(),
+            kernel,
+            rustc: rustc_version(),
+        }
+    }
+}
+
+fn rustc_version() -> String {
+    let installed = std::process::Command::new("rustc")
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .filter(|version| !version.is_empty());
+    match (installed, option_env!("RUNTIME_LAB_RUSTC_VERSION")) {
+        (Some(version), _) => version,
+        (None, Some(built)) => format!("{built} (that built this binary; no rustc on PATH)"),
+        (None, None) => "unknown".to_owned(),
+    }
+}
+
+/// The sweep's settings and totals, for the report's header and results.json.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepInfo {
+    /// The exact command line.
+    pub command: String,
+    /// UTC date and time the sweep started.
+    pub started: String,
+    /// `quick` or `full`.
+    pub scale: String,
+    /// Upstream delay per request.
+    pub io_ms: u64,
+    /// CPU time per batch in the io + CPU figures.
+    pub cpu_ms: u64,
+    /// Kernel rounds per batch for `cpu_ms`, passed to every run.
+    pub cpu_rounds: u64,
+    /// The calibration: rounds per millisecond of one core.
+    pub rounds_per_ms: f64,
+    /// Feature values per batch.
+    pub features: u32,
+    /// Repeats per point.
+    pub repeat: u32,
+    /// The feature store's URL.
+    pub upstream: String,
+    /// Whether the sweep started the feature store itself.
+    pub embedded_upstream: bool,
+    /// Whether the upstream is a URL template, which sets its own delay.
+    pub template_upstream: bool,
+    /// CPU time of the embedded feature store during the sweep.
+    pub upstream_cpu_ms: Option<f64>,
+    /// Bytes of one feature batch's response body.
+    pub body_bytes: usize,
+    /// Wall time of the whole sweep.
+    pub duration_s: f64,
+    /// The plan's estimate of it.
+    pub estimate_s: f64,
+    /// Child runs started.
+    pub runs: usize,
+    /// Child runs that failed.
+    pub failed: usize,
+    /// Runs skipped after a failure of the same curve.
+    pub skipped: usize,
+    /// Open files a run may hold.
+    pub open_files: u64,
+    /// Threads a run may start.
+    pub threads: u64,
+    /// The executors this build has and can run here.
+    pub executors: Vec<String>,
+    /// Batch counts whose runs disagree on the checksum.
+    pub checksum_mismatches: Vec<String>,
+}
+
+/// The UTC date and time now, as (`YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS UTC`).
+pub fn utc_now() -> (String, String) {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = (seconds / 86_400) as i64;
+    let (year, month, day) = civil_from_days(days);
+    let of_day = seconds % 86_400;
+    let date = format!("{year:04}-{month:02}-{day:02}");
+    let time = format!(
+        "{date} {:02}:{:02}:{:02} UTC",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    );
+    (date, time)
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Renders REPORT.md.
+pub fn render(
+    machine: &Machine,
+    info: &SweepInfo,
+    figures: &[FigureResult],
+    absent_overall: &[(String, String)],
+) -> String {
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# runtime-lab sweep: {} set on {} cores\n",
+        info.scale, machine.cores
+    );
+    md.push_str(
+        "Generated by `runtime-lab sweep`; never edit it by hand, run the command again.\n\n",
+    );
+    md.push_str("| | |\n|---|---|\n");
+    let mut row = |key: &str, value: String| {
+        let _ = writeln!(md, "| {key} | {} |", value.replace('|', "\\|"));
+    };
+    row("command", format!("`{}`", info.command));
+    row("date", info.started.clone());
+    row("CPU", machine.cpu_model.clone());
+    row(
+        "cores",
+        format!("{} (logical CPUs available to every run)", machine.cores),
+    );
+    row("kernel", machine.kernel.clone());
+    row("rustc", machine.rustc.clone());
+    row(
+        "feature store",
+        match (info.embedded_upstream, info.upstream_cpu_ms) {
+            (true, Some(cpu_ms)) => format!(
+                "embedded child process at {}; it used {:.1} s of CPU during the sweep ({:.0}% of one core over the sweep's {:.0} s), on the same cores as the runs",
+                info.upstream,
+                cpu_ms / 1e3,
+                100.0 * cpu_ms / 1e3 / info.duration_s.max(1e-9),
+                info.duration_s
+            ),
+            (true, None) => format!("embedded child process at {}", info.upstream),
+            (false, _) if info.template_upstream => format!(
+                "external URL template {}: the service sets its own delay, so io_ms and the ideal bound only hold if it matches (its CPU time is not visible to the sweep)",
+                info.upstream
+            ),
+            (false, _) => format!(
+                "external, {} (its CPU time is not visible to the sweep)",
+                info.upstream
+            ),
+        },
+    );
+    row(
+        "workload",
+        format!(
+            "io {} ms per request; the io + CPU figures add {} ms of CPU per batch (fraction of I/O 0.5) = {} kernel rounds, calibrated once for the whole sweep ({:.1} rounds/ms); {} features per batch ({:.1} KiB response); a fresh connection per request",
+            info.io_ms,
+            info.cpu_ms,
+            info.cpu_rounds,
+            info.rounds_per_ms,
+            info.features,
+            info.body_bytes as f64 / 1024.0
+        ),
+    );
+    row(
+        "method",
+        format!(
+            "every run is a child process `runtime-lab run --json`; each point is the median of {} runs with min-max whiskers; executors are interleaved and rotated each round; figures with the same workload share runs",
+            info.repeat
+        ),
+    );
+    row(
+        "runs",
+        format!(
+            "{} runs ({} failed, {} skipped after a failure) in {:.0} s (planned {:.0} s)",
+            info.runs, info.failed, info.skipped, info.duration_s, info.estimate_s
+        ),
+    );
+    row(
+        "limits",
+        format!(
+            "{} open files and {} threads per run",
+            info.open_files, info.threads
+        ),
+    );
+    row(
+        "checksums",
+        if info.checksum_mismatches.is_empty() {
+            "every ok run of the same N reported the same checksum: all executors did the same work"
+                .to_owned()
+        } else {
+            format!("MISMATCH: {}", info.checksum_mismatches.join("; "))
+        },
+    );
+    let _ = writeln!(
+        md,
+        "\nExecutors run: {}.",
+        if info.executors.is_empty() {
+            "none".to_owned()
+        } else {
+            info.executors.join(", ")
+        }
+    );
+    if !absent_overall.is_empty() {
+        md.push_str("Not run:\n\n");
+        for (executor, reason) in absent_overall {
+            let _ = writeln!(md, "- `{executor}`: {reason}");
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\nHow to read the figures: the dashed line is the machine's ideal bound from DESIGN.md, `io_ms + ceil(N / cores) * cpu_per_batch_ms`, with `cpu_per_batch_ms` the median measured in the figure's runs (so a slow phase of the machine moves the bound with it); efficiency is ideal / median wall. The cores are {}: beyond that, CPU work cannot overlap. Whiskers span the fastest and slowest of the repeats.\n",
+        machine.cores
+    );
+    for figure in figures {
+        render_figure(&mut md, figure);
+    }
+    md
+}
+
+fn render_figure(md: &mut String, result: &FigureResult) {
+    let figure = &result.figure;
+    let _ = writeln!(md, "## Figure {}\n", figure.title);
+    let _ = writeln!(
+        md,
+        "![figure {id}](fig{id}.png) ([SVG](fig{id}.svg))\n",
+        id = figure.id
+    );
+    let workload = match figure.work {
+        super::plan::Work::IoOnly => format!("io only ({} ms)", result.io_ms),
+        super::plan::Work::IoAndCpu => format!(
+            "io {} ms + {} ms CPU per batch (measured {:.1} ms)",
+            result.io_ms, result.cpu_ms, result.cpu_per_batch_ms
+        ),
+    };
+    let _ = writeln!(
+        md,
+        "Reproduces {}. Workload: {workload}, on {} cores.\n",
+        figure.reproduces, result.cores
+    );
+    if result
+        .series
+        .iter()
+        .any(|s| s.workers == Workers::OnePerBatch)
+    {
+        md.push_str("`processes` runs with `--workers N`, one worker process per batch, as the article's `ProcessPoolExecutor(max_workers=N)`.\n\n");
+    }
+    // Group the executors that did not run by reason: one line per reason.
+    let mut by_reason: Vec<(&str, Vec<String>)> = Vec::new();
+    for absent in &figure.absent {
+        let name = format!("`{}`", absent.executor);
+        match by_reason
+            .iter_mut()
+            .find(|(reason, _)| *reason == absent.reason)
+        {
+            Some((_, names)) => names.push(name),
+            None => by_reason.push((&absent.reason, vec![name])),
+        }
+    }
+    for (reason, names) in &by_reason {
+        let _ = writeln!(md, "- not run: {}: {reason}", names.join(", "));
+    }
+    if !by_reason.is_empty() {
+        md.push('\n');
+    }
+    let sentences = findings(result);
+    if sentences.is_empty() {
+        md.push_str("No executor of this figure produced a point in this sweep.\n\n");
+    } else {
+        let _ = writeln!(md, "{}\n", sentences.join(" "));
+    }
+    render_table(md, result);
+    let stops: Vec<&SeriesResult> = result.series.iter().filter(|s| s.stop.is_some()).collect();
+    if !stops.is_empty() {
+        md.push_str("Where curves stop:\n\n");
+        for series in stops {
+            let stop = series.stop.as_ref().expect("filtered on stop");
+            let _ = writeln!(
+                md,
+                "- `{}` stops at N = {}: {}",
+                series.label,
+                thousands(stop.n),
+                stop.reason
+            );
+        }
+        md.push('\n');
+    }
+}
+
+fn render_table(md: &mut String, result: &FigureResult) {
+    let memory = result.figure.measure == Measure::MemoryPerRequest;
+    if memory {
+        md.push_str("| series | N | peak RSS median (MiB) | min-max (MiB) | KiB per extra request (min-max) | threads |\n|---|---:|---:|---:|---:|---:|\n");
+    } else {
+        md.push_str("| series | N | wall median (ms) | min-max (ms) | ideal (ms) | efficiency | peak RSS (MiB) | threads |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    }
+    let mut rows = 0;
+    for series in &result.series {
+        for point in &series.points {
+            rows += 1;
+            let mib = |kb: f64| kb / 1024.0;
+            if memory {
+                let per = point.kib_per_request.map_or("(baseline)".to_owned(), |s| {
+                    format!("{:.1} ({:.1}-{:.1})", s.median, s.min, s.max)
+                });
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {:.1} | {:.1}-{:.1} | {per} | {:.0} |",
+                    series.label,
+                    thousands(point.n),
+                    mib(point.peak_rss_kb.median),
+                    mib(point.peak_rss_kb.min),
+                    mib(point.peak_rss_kb.max),
+                    point.threads_peak
+                );
+            } else {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {}-{} | {} | {:.2} | {:.1} | {:.0} |",
+                    series.label,
+                    thousands(point.n),
+                    ms(point.wall_ms.median),
+                    ms(point.wall_ms.min),
+                    ms(point.wall_ms.max),
+                    ms(point.ideal_ms),
+                    point.efficiency,
+                    mib(point.peak_rss_kb.median),
+                    point.threads_peak
+                );
+            }
+        }
+    }
+    if rows == 0 {
+        md.push_str("| (no points) | | | | | |\n");
+    }
+    md.push('\n');
+}
+
+/// The figure's findings: sentences whose every number comes from the results.
+pub fn findings(result: &FigureResult) -> Vec<String> {
+    let measured: Vec<&SeriesResult> = result
+        .series
+        .iter()
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    if measured.is_empty() {
+        return Vec::new();
+    }
+    let mut sentences = Vec::new();
+    if result.figure.measure == Measure::MemoryPerRequest {
+        memory_findings(result, &measured, &mut sentences);
+        return sentences;
+    }
+    let bound = |n: u32| {
+        result
+            .bound
+            .iter()
+            .find(|b| b.n == n)
+            .map_or(f64::NAN, |b| b.value)
+    };
+    let wall = |label: &str, n: u32| {
+        measured
+            .iter()
+            .find(|s| s.label == label)
+            .and_then(|s| s.at(n))
+            .map(|p| p.wall_ms.median)
+    };
+    // The largest N that at least two curves reached (curves that stop
+    // earlier are named), to compare like with like.
+    let enough = measured.len().min(2);
+    let common_n = result
+        .figure
+        .ns
+        .iter()
+        .rev()
+        .copied()
+        .find(|&n| measured.iter().filter(|s| s.at(n).is_some()).count() >= enough);
+    if let Some(n) = common_n {
+        let mut ratios: Vec<(f64, &str, f64)> = measured
+            .iter()
+            .filter_map(|s| {
+                s.at(n).map(|p| {
+                    (
+                        p.wall_ms.median / bound(n),
+                        s.label.as_str(),
+                        p.wall_ms.median,
+                    )
+                })
+            })
+            .collect();
+        ratios.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let listed: Vec<String> = ratios
+            .iter()
+            .map(|(ratio, label, wall)| format!("{label} {} ({ratio:.1}x)", ms_unit(*wall)))
+            .collect();
+        let short: Vec<&str> = measured
+            .iter()
+            .filter(|s| s.at(n).is_none())
+            .map(|s| s.label.as_str())
+            .collect();
+        sentences.push(format!(
+            "At N = {} on {} cores, against an ideal of {}: {}{}.",
+            thousands(n),
+            result.cores,
+            ms_unit(bound(n)),
+            listed.join(", "),
+            if short.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} stop earlier)", short.join(", "))
+            }
+        ));
+    }
+    let growth: Vec<String> = measured
+        .iter()
+        .filter(|s| s.points.len() > 1)
+        .map(|s| {
+            let (first, last) = (&s.points[0], &s.points[s.points.len() - 1]);
+            format!(
+                "{} {:.1}x (N = {} to {})",
+                s.label,
+                last.wall_ms.median / first.wall_ms.median,
+                thousands(first.n),
+                thousands(last.n)
+            )
+        })
+        .collect();
+    if !growth.is_empty() {
+        sentences.push(format!(
+            "Wall time grows from the smallest to the largest N reached by: {}.",
+            growth.join(", ")
+        ));
+    }
+    let Some(n) = common_n else {
+        return sentences;
+    };
+    let ratio = |a: &str, b: &str| wall(a, n).zip(wall(b, n)).map(|(a, b)| a / b);
+    match result.figure.id {
+        1 => {
+            if let Some(r) = ratio("serial", "threads") {
+                sentences.push(format!(
+                    "At N = {n}, serial takes {r:.1}x as long as threads."
+                ));
+            }
+        }
+        3 => {
+            if let (Some(r), Some(event_loop)) = (ratio("tokio-ct", "serial"), wall("tokio-ct", n))
+            {
+                sentences.push(format!(
+                    "tokio-ct, with the CPU work inline on its one event loop, takes {r:.2}x serial's wall time at N = {n} (1.00 is fully serial) and {:.1}x its ideal.",
+                    event_loop / bound(n)
+                ));
+            }
+            if let Some(r) = ratio("tokio-ct", "tokio-mt") {
+                sentences.push(format!("tokio-ct / tokio-mt = {r:.1}x."));
+            }
+        }
+        4 => {
+            let parts: Vec<String> = [("processes", "tokio-ct"), ("processes", "serial")]
+                .iter()
+                .filter_map(|(a, b)| ratio(a, b).map(|r| format!("{a} / {b} = {r:.2}x")))
+                .collect();
+            if !parts.is_empty() {
+                sentences.push(format!("At N = {n}: {}.", parts.join(", ")));
+            }
+        }
+        5 | 2 => {
+            let mut by_efficiency: Vec<(f64, &str)> = measured
+                .iter()
+                .filter_map(|s| {
+                    s.at(n)
+                        .map(|p| (bound(n) / p.wall_ms.median, s.label.as_str()))
+                })
+                .collect();
+            by_efficiency.sort_by(|a, b| b.0.total_cmp(&a.0));
+            if let [best, .., worst] = by_efficiency.as_slice() {
+                sentences.push(format!(
+                    "Most efficient at N = {n}: {} ({:.0}% of ideal); least: {} ({:.0}%).",
+                    best.1,
+                    100.0 * best.0,
+                    worst.1,
+                    100.0 * worst.0
+                ));
+            }
+        }
+        6 => {
+            let parts: Vec<String> = ["threads", "tokio-ct-offload", "processes"]
+                .iter()
+                .filter_map(|e| ratio(&format!("{e} --gil"), e).map(|r| format!("{e} {r:.2}x")))
+                .collect();
+            if !parts.is_empty() {
+                sentences.push(format!(
+                    "The emulated GIL multiplies wall time at N = {n} by: {}.",
+                    parts.join(", ")
+                ));
+            }
+        }
+        _ => {}
+    }
+    if result.figure.id == 7 {
+        // Of the curves that reach the figure's largest N: which stay flat.
+        let (within, beyond): (Vec<_>, Vec<_>) = measured
+            .iter()
+            .filter_map(|s| {
+                s.at(n)
+                    .map(|p| (s.label.as_str(), p.wall_ms.median / bound(n)))
+            })
+            .partition(|(_, ratio)| *ratio <= 1.25);
+        let names = |curves: &[(&str, f64)]| {
+            if curves.is_empty() {
+                "none".to_owned()
+            } else {
+                let listed: Vec<String> = curves
+                    .iter()
+                    .map(|(label, r)| format!("{label} {r:.1}x"))
+                    .collect();
+                listed.join(", ")
+            }
+        };
+        sentences.push(format!(
+            "At N = {}, within 25% of the flat ideal: {}; beyond: {}.",
+            thousands(n),
+            names(&within),
+            names(&beyond)
+        ));
+    }
+    sentences
+}
+
+fn memory_findings(result: &FigureResult, measured: &[&SeriesResult], sentences: &mut Vec<String>) {
+    let floor = result.bound.first().map(|b| b.value);
+    let per_request: Vec<(f64, &str, u32)> = measured
+        .iter()
+        .filter_map(|s| {
+            s.points
+                .iter()
+                .rev()
+                .find_map(|p| p.kib_per_request.map(|k| (k.median, s.label.as_str(), p.n)))
+        })
+        .collect();
+    if per_request.is_empty() {
+        sentences.push(
+            "No curve has a second point, so no per-request cost can be computed.".to_owned(),
+        );
+        return;
+    }
+    let listed: Vec<String> = per_request
+        .iter()
+        .map(|(kib, label, n)| format!("{label} {kib:.1} KiB (N = {})", thousands(*n)))
+        .collect();
+    sentences.push(format!(
+        "Peak RSS added per request in flight, at the largest N each reached: {}.",
+        listed.join(", ")
+    ));
+    let threads = per_request.iter().find(|(_, label, _)| *label == "threads");
+    let leanest_async = per_request
+        .iter()
+        .filter(|(_, label, _)| *label != "threads")
+        .min_by(|a, b| a.0.total_cmp(&b.0));
+    if let (Some(threads), Some(lean)) = (threads, leanest_async) {
+        sentences.push(format!(
+            "threads needs {:.1}x the leanest async runtime ({}); the third article quotes ~1-8 MB per OS thread and ~2 KB per goroutine.",
+            threads.0 / lean.0.max(1e-9),
+            lean.1
+        ));
+    }
+    if let Some(floor) = floor {
+        sentences.push(format!(
+            "The dashed floor is one response body, {floor:.1} KiB, that each request must hold."
+        ));
+    }
+}
+
+/// Milliseconds as a table cell: whole numbers from 100 ms up.
+fn ms(value: f64) -> String {
+    if value >= 100.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    }
+}
+
+/// Milliseconds in prose: seconds from 1 s up.
+fn ms_unit(value: f64) -> String {
+    if value >= 1000.0 {
+        format!("{:.2} s", value / 1e3)
+    } else {
+        format!("{value:.0} ms")
+    }
+}
+
+/// 10000 as "10,000".
+pub fn thousands(n: u32) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates_match_known_days() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+    }
+
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(thousands(1), "1");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(10_000), "10,000");
+    }
+}

@@ -1,0 +1,537 @@
+//! A sweep's results: one row per (figure, series, N, repeat), the per-point
+//! medians with min-max, the ideal bound per figure, and their CSV and JSON.
+
+use super::plan::{Figure, Limits, Measure, Plan, Scale, Series, Workers};
+use pipeline::RunReport;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+
+/// How one job of the schedule ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The child ran every batch; `run` numbers the child runs of the sweep from 1.
+    Ok {
+        /// Sequence number of the child run.
+        run: usize,
+        /// Its report.
+        report: Box<RunReport>,
+    },
+    /// The child failed, timed out or lost batches.
+    Failed {
+        /// Sequence number of the child run.
+        run: usize,
+        /// Why.
+        error: String,
+    },
+    /// Not run, because an earlier run of the same curve failed.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A row's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Measured.
+    Ok,
+    /// The run failed: the curve stops here.
+    Failed,
+    /// Not run: capped by the plan, beyond the machine's limits, or after a failure.
+    Skipped,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+        }
+    }
+}
+
+/// One row of `results.csv`: a (figure, series, N, repeat).
+///
+/// Figures with the same workload share runs (figures 3 and 4 both run
+/// serial on io + CPU): their rows carry the same `run` number.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// Figure id.
+    pub figure: u8,
+    /// Series label (`threads --gil`).
+    pub series: String,
+    /// Executor name.
+    pub executor: String,
+    /// Whether the GIL was emulated.
+    pub gil: bool,
+    /// The x value.
+    pub n: u32,
+    /// 1-based repeat.
+    pub repeat: u32,
+    /// Sequence number of the child run, when there was one.
+    pub run: Option<usize>,
+    /// Ok, failed or skipped.
+    pub status: Status,
+    /// Why a row failed or was skipped.
+    pub reason: Option<String>,
+    /// The run's report.
+    pub report: Option<RunReport>,
+}
+
+/// Median and range of a point's repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Spread {
+    /// Median (the upper median for an even count).
+    pub median: f64,
+    /// Smallest.
+    pub min: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Spread {
+    /// The spread of `values`, or `None` when there are none.
+    pub fn of(values: impl IntoIterator<Item = f64>) -> Option<Self> {
+        let mut values: Vec<f64> = values.into_iter().collect();
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        Some(Spread {
+            median: values[values.len() / 2],
+            min: values[0],
+            max: values[values.len() - 1],
+        })
+    }
+}
+
+/// One measured point of a curve.
+#[derive(Debug, Clone, Serialize)]
+pub struct PointResult {
+    /// The x value.
+    pub n: u32,
+    /// Runs that went into it.
+    pub runs: usize,
+    /// Wall time.
+    pub wall_ms: Spread,
+    /// Median of the runs' own ideal bounds.
+    pub ideal_ms: f64,
+    /// `ideal_ms / median wall_ms`, at most 1.
+    pub efficiency: f64,
+    /// Peak RSS of the run's process.
+    pub peak_rss_kb: Spread,
+    /// Median peak thread count.
+    pub threads_peak: f64,
+    /// Peak RSS above the curve's smallest N, per extra request (figure 8).
+    pub kib_per_request: Option<Spread>,
+}
+
+impl PointResult {
+    /// The plotted value for `measure`, when the point has one.
+    pub fn y(&self, measure: Measure) -> Option<Spread> {
+        match measure {
+            Measure::WallTime => Some(self.wall_ms),
+            Measure::MemoryPerRequest => self.kib_per_request,
+        }
+    }
+}
+
+/// Where a curve stops and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stop {
+    /// The first N that it does not reach.
+    pub n: u32,
+    /// Why: a cap, a limit of this machine, or the failed run's error.
+    pub reason: String,
+}
+
+/// One curve's measured points.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeriesResult {
+    /// Label (`threads --gil`).
+    pub label: String,
+    /// Executor name.
+    pub executor: &'static str,
+    /// GIL on.
+    pub gil: bool,
+    /// Pool size policy.
+    pub workers: Workers,
+    /// Points up to the stop, ascending N.
+    pub points: Vec<PointResult>,
+    /// Where it stops, if it does before the figure's largest N.
+    pub stop: Option<Stop>,
+}
+
+impl SeriesResult {
+    /// The point at `n`, if it was measured.
+    pub fn at(&self, n: u32) -> Option<&PointResult> {
+        self.points.iter().find(|point| point.n == n)
+    }
+}
+
+/// The dashed line of a figure at one N.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Bound {
+    /// The x value.
+    pub n: u32,
+    /// The bound, in the y axis's unit.
+    pub value: f64,
+}
+
+/// One figure's results.
+#[derive(Debug, Clone, Serialize)]
+pub struct FigureResult {
+    /// The figure as planned.
+    pub figure: Figure,
+    /// Cores the runs had.
+    pub cores: usize,
+    /// Upstream delay.
+    pub io_ms: u64,
+    /// CPU time per batch requested.
+    pub cpu_ms: u64,
+    /// Median measured CPU time per batch over the figure's runs, which the
+    /// ideal line uses.
+    pub cpu_per_batch_ms: f64,
+    /// What the dashed line is.
+    pub bound_label: String,
+    /// The dashed line.
+    pub bound: Vec<Bound>,
+    /// The curves.
+    pub series: Vec<SeriesResult>,
+}
+
+/// Builds the rows and the per-figure results from the outcomes of the jobs,
+/// keyed by (spec index, 0-based repeat).
+pub fn summarize(
+    plan: &Plan,
+    scale: &Scale,
+    limits: &Limits,
+    outcomes: &HashMap<(usize, u32), Outcome>,
+    body_bytes: usize,
+) -> (Vec<Row>, Vec<FigureResult>) {
+    let mut rows = Vec::new();
+    let mut figures = Vec::new();
+    for figure in &plan.figures {
+        let mut series_results = Vec::new();
+        for (series_index, series) in figure.series.iter().enumerate() {
+            let mut points = Vec::new();
+            let mut stop: Option<Stop> = None;
+            for point in plan
+                .points
+                .iter()
+                .filter(|p| p.figure == figure.id && p.series == series_index)
+            {
+                let mut reports = Vec::new();
+                let mut problem = None;
+                for repeat in 0..plan.repeat {
+                    let row = row_for(figure, series, point.n, repeat, &point.run, outcomes);
+                    match (&row.report, row.status) {
+                        (Some(report), Status::Ok) => reports.push(report.clone()),
+                        _ => {
+                            problem.get_or_insert_with(|| row.reason.clone().unwrap_or_default());
+                        }
+                    }
+                    rows.push(row);
+                }
+                match problem {
+                    Some(reason) if stop.is_none() => {
+                        stop = Some(Stop { n: point.n, reason });
+                    }
+                    None if stop.is_none() => points.push(point_result(point.n, &reports)),
+                    _ => {}
+                }
+            }
+            if figure.measure == Measure::MemoryPerRequest {
+                add_memory_per_request(&mut points);
+            }
+            series_results.push(SeriesResult {
+                label: series.label(),
+                executor: series.executor,
+                gil: series.gil,
+                workers: series.workers,
+                points,
+                stop,
+            });
+        }
+        let figure_rows: Vec<&Row> = rows.iter().filter(|r| r.figure == figure.id).collect();
+        let ok_reports = || figure_rows.iter().filter_map(|row| row.report.as_ref());
+        let cores = ok_reports().map(|r| r.cores).next().unwrap_or(limits.cores);
+        let cpu_per_batch_ms =
+            Spread::of(ok_reports().map(|r| r.cpu_per_batch_ms)).map_or(0.0, |s| s.median);
+        let cpu_ms = match figure.work {
+            super::plan::Work::IoOnly => 0,
+            super::plan::Work::IoAndCpu => scale.cpu_ms(),
+        };
+        let (bound_label, bound) = match figure.measure {
+            Measure::WallTime => (
+                format!("ideal: io + ceil(N / {cores}) x {cpu_per_batch_ms:.1} ms cpu per batch"),
+                figure
+                    .ns
+                    .iter()
+                    .map(|&n| Bound {
+                        n,
+                        value: RunReport::ideal_ms(scale.io_ms, n, cores, cpu_per_batch_ms),
+                    })
+                    .collect(),
+            ),
+            Measure::MemoryPerRequest => {
+                let kib = body_bytes as f64 / 1024.0;
+                (
+                    format!("floor: one response body ({kib:.1} KiB) held per request"),
+                    figure.ns.iter().map(|&n| Bound { n, value: kib }).collect(),
+                )
+            }
+        };
+        figures.push(FigureResult {
+            figure: figure.clone(),
+            cores,
+            io_ms: scale.io_ms,
+            cpu_ms,
+            cpu_per_batch_ms,
+            bound_label,
+            bound,
+            series: series_results,
+        });
+    }
+    (rows, figures)
+}
+
+fn row_for(
+    figure: &Figure,
+    series: &Series,
+    n: u32,
+    repeat: u32,
+    planned: &Result<usize, String>,
+    outcomes: &HashMap<(usize, u32), Outcome>,
+) -> Row {
+    let (run, status, reason, report) = match planned {
+        Err(reason) => (None, Status::Skipped, Some(reason.clone()), None),
+        Ok(spec) => match outcomes.get(&(*spec, repeat)) {
+            Some(Outcome::Ok { run, report }) => {
+                (Some(*run), Status::Ok, None, Some((**report).clone()))
+            }
+            Some(Outcome::Failed { run, error }) => {
+                (Some(*run), Status::Failed, Some(error.clone()), None)
+            }
+            Some(Outcome::Skipped { reason }) => {
+                (None, Status::Skipped, Some(reason.clone()), None)
+            }
+            None => (
+                None,
+                Status::Skipped,
+                Some("not run (the sweep was interrupted)".to_owned()),
+                None,
+            ),
+        },
+    };
+    Row {
+        figure: figure.id,
+        series: series.label(),
+        executor: series.executor.to_owned(),
+        gil: series.gil,
+        n,
+        repeat: repeat + 1,
+        run,
+        status,
+        reason,
+        report,
+    }
+}
+
+fn point_result(n: u32, reports: &[RunReport]) -> PointResult {
+    let spread = |f: fn(&RunReport) -> f64| {
+        Spread::of(reports.iter().map(f)).expect("a measured point has at least one run")
+    };
+    let wall_ms = spread(|r| r.wall_ms);
+    let ideal_ms = spread(|r| r.ideal_ms).median;
+    PointResult {
+        n,
+        runs: reports.len(),
+        wall_ms,
+        ideal_ms,
+        // Capped at 1 as DESIGN.md's efficiency is: a run cannot beat the
+        // bound unless the upstream ignores io_ms (a URL template).
+        efficiency: if wall_ms.median > 0.0 {
+            (ideal_ms / wall_ms.median).min(1.0)
+        } else {
+            0.0
+        },
+        peak_rss_kb: spread(|r| r.peak_rss_kb as f64),
+        threads_peak: spread(|r| r.threads_peak as f64).median,
+        kib_per_request: None,
+    }
+}
+
+/// Figure 8's y: the peak RSS that each request above the smallest N adds,
+/// `(rss(N) - median rss(N0)) / (N - N0)`, so the process's fixed baseline
+/// (binary, runtime, buffers) does not dominate small N.
+fn add_memory_per_request(points: &mut [PointResult]) {
+    let Some(first) = points.first().cloned() else {
+        return;
+    };
+    for point in points.iter_mut().skip(1) {
+        let extra = f64::from(point.n - first.n);
+        let per = |rss: f64| (rss - first.peak_rss_kb.median) / extra;
+        point.kib_per_request = Some(Spread {
+            median: per(point.peak_rss_kb.median),
+            min: per(point.peak_rss_kb.min),
+            max: per(point.peak_rss_kb.max),
+        });
+    }
+}
+
+/// Batch counts whose ok runs disagree on the checksum (each entry says
+/// which executors reported what); empty when every executor did the same work.
+pub fn checksum_mismatches(rows: &[Row]) -> Vec<String> {
+    let mut by_n: BTreeMap<u32, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    for report in rows.iter().filter_map(|row| row.report.as_ref()) {
+        by_n.entry(report.batches)
+            .or_default()
+            .entry(report.checksum.clone())
+            .or_default()
+            .insert(report.executor.clone());
+    }
+    by_n.into_iter()
+        .filter(|(_, sums)| sums.len() > 1)
+        .map(|(n, sums)| {
+            let sums: Vec<String> = sums
+                .iter()
+                .map(|(sum, executors)| {
+                    format!(
+                        "{sum} ({})",
+                        executors.iter().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                })
+                .collect();
+            format!("N = {n}: {}", sums.join(" vs "))
+        })
+        .collect()
+}
+
+/// The CSV columns, in order.
+pub const CSV_COLUMNS: &[&str] = &[
+    "figure",
+    "series",
+    "executor",
+    "gil",
+    "n",
+    "repeat",
+    "run",
+    "status",
+    "wall_ms",
+    "ideal_ms",
+    "efficiency",
+    "cpu_per_batch_ms",
+    "io_ms",
+    "cpu_ms",
+    "cpu_rounds",
+    "workers",
+    "cores",
+    "peak_rss_kb",
+    "threads_peak",
+    "cpu_user_ms",
+    "cpu_sys_ms",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "latency_max_ms",
+    "ok",
+    "failed",
+    "checksum",
+    "reason",
+];
+
+/// `results.csv`: a header and one line per row.
+pub fn to_csv(rows: &[Row]) -> String {
+    let mut csv = CSV_COLUMNS.join(",");
+    csv.push('\n');
+    for row in rows {
+        let mut fields = vec![
+            row.figure.to_string(),
+            row.series.clone(),
+            row.executor.clone(),
+            row.gil.to_string(),
+            row.n.to_string(),
+            row.repeat.to_string(),
+            row.run.map(|r| r.to_string()).unwrap_or_default(),
+            row.status.as_str().to_owned(),
+        ];
+        match &row.report {
+            Some(r) => fields.extend([
+                format!("{:.3}", r.wall_ms),
+                format!("{:.3}", r.ideal_ms),
+                format!("{:.4}", r.efficiency),
+                format!("{:.4}", r.cpu_per_batch_ms),
+                r.io_ms.to_string(),
+                r.cpu_ms.to_string(),
+                r.cpu_rounds.to_string(),
+                r.workers.to_string(),
+                r.cores.to_string(),
+                r.peak_rss_kb.to_string(),
+                r.threads_peak.to_string(),
+                format!("{:.1}", r.cpu_user_ms),
+                format!("{:.1}", r.cpu_sys_ms),
+                format!("{:.3}", r.latency_ms.p50),
+                format!("{:.3}", r.latency_ms.p99),
+                format!("{:.3}", r.latency_ms.max),
+                r.ok.to_string(),
+                r.failed.to_string(),
+                r.checksum.clone(),
+            ]),
+            None => fields.extend(std::iter::repeat_n(String::new(), 19)),
+        }
+        fields.push(row.reason.clone().unwrap_or_default());
+        debug_assert_eq!(fields.len(), CSV_COLUMNS.len());
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        let _ = writeln!(csv, "{}", line.join(","));
+    }
+    csv
+}
+
+/// Quotes a CSV field when it holds a comma, a quote or a line break (RFC 4180).
+fn csv_field(field: &str) -> String {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_takes_the_median_and_the_range() {
+        let spread = Spread::of([3.0, 1.0, 2.0]).unwrap();
+        assert_eq!((spread.median, spread.min, spread.max), (2.0, 1.0, 3.0));
+        assert!(Spread::of([]).is_none());
+    }
+
+    #[test]
+    fn csv_fields_with_commas_and_quotes_are_quoted() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a, b"), "\"a, b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn memory_per_request_subtracts_the_smallest_n() {
+        let point = |n, rss: f64| PointResult {
+            n,
+            runs: 1,
+            wall_ms: Spread::of([1.0]).unwrap(),
+            ideal_ms: 1.0,
+            efficiency: 1.0,
+            peak_rss_kb: Spread::of([rss]).unwrap(),
+            threads_peak: 1.0,
+            kib_per_request: None,
+        };
+        let mut points = vec![point(1, 5_000.0), point(11, 5_200.0)];
+        add_memory_per_request(&mut points);
+        assert!(points[0].kib_per_request.is_none());
+        assert_eq!(points[1].kib_per_request.unwrap().median, 20.0);
+    }
+}
