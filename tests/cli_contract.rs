@@ -74,7 +74,15 @@ fn list_names_every_executor() {
     let output = runtime_lab().arg("list").output().unwrap();
     assert!(output.status.success());
     let listing = String::from_utf8_lossy(&output.stdout);
-    for name in ["serial", "threads"] {
+    for name in [
+        "serial",
+        "threads",
+        "tokio-ct",
+        "tokio-ct-offload",
+        "tokio-mt",
+        "smol",
+        "async-std",
+    ] {
         assert!(
             listing
                 .lines()
