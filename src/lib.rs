@@ -4,4 +4,5 @@
 
 pub mod cli;
 pub mod executors;
+pub mod limits;
 pub mod upstream;

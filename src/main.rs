@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use runtime_lab::cli::{self, Cli, Command, RunArgs, ServeArgs};
-use runtime_lab::{executors, upstream};
+use runtime_lab::{executors, limits, upstream};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -21,7 +21,15 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            // A run the machine cannot hold as asked is a usage error, like a bad flag.
+            if error
+                .chain()
+                .any(|cause| cause.is::<limits::TooManyOpenFiles>())
+            {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -30,6 +38,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     let executor = executors::find(&args.executor).context("unknown executor")?;
     let upstream = upstream::Upstream::start(args.upstream.as_deref())?;
     let workload = args.workload(upstream.url())?;
+    limits::ensure_room_for((executor.in_flight)(&workload))?;
     let before = upstream.cpu_ms();
     let mut report =
         (executor.run)(&workload).with_context(|| format!("executor {} failed", executor.name))?;
@@ -71,6 +80,8 @@ fn serve_features(args: &ServeArgs) -> anyhow::Result<()> {
     if args.exit_with_parent {
         upstream::exit_with_parent()?;
     }
+    // The store holds one socket per request in flight, as many as the runs it serves.
+    limits::raise_open_file_limit();
     let config = feature_store::Config {
         addr: args.addr,
         ..feature_store::Config::default()
