@@ -126,7 +126,13 @@ pub fn run(workload: &Workload, flavor: Flavor) -> Result<RunReport, Error> {
     }
     .map_err(Error::Runtime)?;
 
-    let outcomes = runtime.block_on(run_batches(workload, flavor))?;
+    // On the multi-thread runtime, block_on's own future runs on this thread,
+    // outside the workers, and every wake-up of it is a thread switch; as
+    // tokio's docs advise, it only spawns the coordinator, so that spawning
+    // and collecting ten thousand batch tasks happen on a worker. (On the
+    // current-thread runtime both are the one thread anyway.)
+    let coordinator = runtime.spawn(run_batches(workload.clone(), flavor));
+    let outcomes = runtime.block_on(async { coordinator.await.map_err(Error::Task)? })?;
     Ok(clock.finish(workload, flavor.name(), outcomes))
 }
 
@@ -141,18 +147,18 @@ struct Shared {
 ///
 /// Uncapped, there is one task per batch; with `--max-in-flight M`, M tasks
 /// take the next batch id from a shared counter as they finish one.
-async fn run_batches(workload: &Workload, flavor: Flavor) -> Result<Vec<BatchOutcome>, Error> {
+async fn run_batches(workload: Workload, flavor: Flavor) -> Result<Vec<BatchOutcome>, Error> {
     let shared = Arc::new(Shared {
-        workload: workload.clone(),
-        fetcher: AsyncFetcher::new(TokioConnect, workload),
+        fetcher: AsyncFetcher::new(TokioConnect, &workload),
+        workload,
         next_id: AtomicU64::new(0),
     });
     let offload = flavor == Flavor::CurrentThreadOffload;
     let mut tasks = JoinSet::new();
-    for _ in 0..workload.in_flight_limit() {
+    for _ in 0..shared.workload.in_flight_limit() {
         tasks.spawn(batch_task(Arc::clone(&shared), offload));
     }
-    let mut outcomes = Vec::with_capacity(workload.batches as usize);
+    let mut outcomes = Vec::with_capacity(shared.workload.batches as usize);
     while let Some(joined) = tasks.join_next().await {
         outcomes.extend(joined.map_err(Error::Task)?);
     }

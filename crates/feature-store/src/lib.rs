@@ -96,10 +96,10 @@ impl FeatureStore {
             .name("feature-store".into())
             .spawn(move || {
                 runtime.block_on(async move {
-                    tokio::select! {
-                        () = accept_loop(listener) => {}
-                        _ = shutdown_signal => {}
-                    }
+                    // The accept loop runs on a worker: see `serve`.
+                    let accepting = tokio::spawn(accept_loop(listener));
+                    let _ = shutdown_signal.await;
+                    accepting.abort();
                 });
                 // Dropping the runtime here cancels the in-flight connections.
             })
@@ -135,7 +135,12 @@ pub fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), Er
     runtime.block_on(async {
         let listener = bind(&config).await?;
         on_ready(local_addr(&listener, &config)?);
-        accept_loop(listener).await;
+        // block_on's own future runs outside the runtime's workers, so each
+        // connection it spawned would have to wake a worker; accepting on a
+        // worker instead queues new connections locally, where the other
+        // worker steals them. At ten thousand connections this saves a
+        // thread wake-up per connection.
+        let _ = tokio::spawn(accept_loop(listener)).await;
         Ok(())
     })
 }
