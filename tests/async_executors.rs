@@ -83,6 +83,10 @@ fn async_executors_overlap_io_within_two_delays() {
 fn one_event_loop_serialises_cpu_work_and_the_multi_thread_pool_does_not() {
     const IO_MS: f64 = 100.0;
     const BATCHES: f64 = 8.0;
+    /// Other work on a shared machine can take a core away for a whole run:
+    /// the two flavours are run in turns, up to this many times each, and
+    /// their best runs are compared.
+    const MAX_ROUNDS: usize = 5;
     let _serialised = one_at_a_time();
     let store = FeatureStore::spawn(Config::default()).unwrap();
     let upstream = format!("http://{}", store.addr());
@@ -97,21 +101,25 @@ fn one_event_loop_serialises_cpu_work_and_the_multi_thread_pool_does_not() {
         "2",
     ];
 
-    let current_thread = run("tokio-ct", &upstream, &args);
-    let ct_wall = number(&current_thread, "wall_ms");
-    // The measured CPU time per batch, so that a fast or slow phase of the
-    // machine moves the bound along with the run.
-    let cpu = number(&current_thread, "cpu_per_batch_ms");
-    assert!(
-        ct_wall >= 0.8 * (IO_MS + BATCHES * cpu),
-        "tokio-ct took {ct_wall:.0} ms for 8 x {cpu:.0} ms of CPU after {IO_MS} ms of I/O"
-    );
-
-    let multi_thread = run("tokio-mt", &upstream, &args);
-    let mt_wall = number(&multi_thread, "wall_ms");
-    // About (io + 8 cpu) / (io + 4 cpu) = 1.8 on two free cores.
-    assert!(
-        ct_wall / mt_wall > 1.3,
-        "tokio-ct {ct_wall:.0} ms vs tokio-mt {mt_wall:.0} ms"
+    let (mut best_ct, mut best_mt) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..MAX_ROUNDS {
+        let current_thread = run("tokio-ct", &upstream, &args);
+        let ct_wall = number(&current_thread, "wall_ms");
+        // The measured CPU time per batch, so that a fast or slow phase of
+        // the machine moves the bound along with the run.
+        let cpu = number(&current_thread, "cpu_per_batch_ms");
+        assert!(
+            ct_wall >= 0.8 * (IO_MS + BATCHES * cpu),
+            "tokio-ct took {ct_wall:.0} ms for 8 x {cpu:.0} ms of CPU after {IO_MS} ms of I/O"
+        );
+        best_ct = best_ct.min(ct_wall);
+        best_mt = best_mt.min(number(&run("tokio-mt", &upstream, &args), "wall_ms"));
+        // About (io + 8 cpu) / (io + 4 cpu) = 1.8 on two free cores.
+        if best_ct / best_mt > 1.3 {
+            return;
+        }
+    }
+    panic!(
+        "tokio-ct {best_ct:.0} ms vs tokio-mt {best_mt:.0} ms at best of {MAX_ROUNDS} runs each"
     );
 }
