@@ -96,14 +96,18 @@ async fn features(id: &str, query: &str) -> Routed {
     if n_values == 0 || n_values > MAX_VALUES {
         return Err(bad_request(format!("n must be between 1 and {MAX_VALUES}")));
     }
-    sleep_ms(delay_ms).await;
-    Ok(json(
+    // The reply is built before the wait, not after it: the delay is then the
+    // time to the answer, and ten thousand replies that fall due together are
+    // not all serialised at that moment, on the cores the client needs.
+    let reply = json(
         StatusCode::OK,
         &FeatureBatch {
             id,
             values: values(id, n_values),
         },
-    ))
+    );
+    sleep_ms(delay_ms).await;
+    Ok(reply)
 }
 
 /// Answers like httpbin's `/delay/{seconds}`: after the delay, a JSON echo of the request.
