@@ -1,8 +1,9 @@
-//! async-std runs the batches as tasks on its global executor; discontinued upstream, kept as a legacy row.
+//! async-std runs the batches as tasks on its global executor: discontinued upstream in favour of smol, kept as a legacy comparison row.
 //!
-//! **async-std is discontinued upstream in favour of smol**, which it was
-//! built on in its last years; this crate stays so that code still written
-//! against it has a comparison row, and new code should use `exec-smol`.
+//! **async-std is discontinued upstream in favour of smol**, on whose crates
+//! (`async-io`, `async-executor`) it ran in its last years. This crate is
+//! kept as a legacy comparison row, for code still written against it; new
+//! code should follow `exec-smol`.
 //! Its model is the global runtime: `task::spawn` works anywhere, with no
 //! runtime to build or pass around, and the price is that nothing about the
 //! runtime can be set in code. Its thread pool is sized once per process from
