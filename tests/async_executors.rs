@@ -80,6 +80,25 @@ fn async_executors_overlap_io_within_two_delays() {
 }
 
 #[test]
+fn max_in_flight_caps_every_async_executor() {
+    const IO_MS: f64 = 100.0;
+    let _serialised = one_at_a_time();
+    let store = FeatureStore::spawn(Config::default()).unwrap();
+    let upstream = format!("http://{}", store.addr());
+    for executor in ASYNC_EXECUTORS {
+        let args = ["--batches", "8", "--io-ms", "100", "--max-in-flight", "2"];
+        let report = run(executor, &upstream, &args);
+        assert_eq!(report["ok"], 8, "{report}");
+        // Two at a time, 8 batches are 4 waves, each a full delay.
+        let wall = number(&report, "wall_ms");
+        assert!(
+            wall >= 4.0 * IO_MS,
+            "{executor}: 8 batches, 2 in flight, in {wall:.0} ms"
+        );
+    }
+}
+
+#[test]
 fn one_event_loop_serialises_cpu_work_and_the_multi_thread_pool_does_not() {
     const IO_MS: f64 = 100.0;
     const BATCHES: f64 = 8.0;
