@@ -16,6 +16,9 @@ pub struct Executor {
     pub run: fn(&Workload) -> anyhow::Result<RunReport>,
     /// Whether it can run on this machine, and why not.
     pub available: fn() -> Result<(), String>,
+    /// The most requests it keeps open at once in this process, one socket
+    /// each: what the open-file check before a run counts.
+    pub in_flight: fn(&Workload) -> usize,
 }
 
 fn always() -> Result<(), String> {
@@ -29,30 +32,82 @@ pub const ALL: &[Executor] = &[
         summary: "blocking, one request at a time (the baseline)",
         run: |workload| Ok(exec_serial::run(workload)?),
         available: always,
+        in_flight: |_| 1,
     },
     Executor {
         name: exec_threads::NAME,
         summary: "one OS thread per batch, blocking I/O (free-threaded ThreadPoolExecutor)",
         run: |workload| Ok(exec_threads::run(workload)?),
         available: always,
+        in_flight: Workload::in_flight_limit,
     },
     Executor {
         name: exec_rayon::NAME,
         summary: "rayon pool, blocking fetch inside it: I/O capped by the pool size",
         run: |workload| Ok(exec_rayon::run(workload)?),
         available: always,
+        // Every request in flight occupies a pool thread.
+        in_flight: |workload| workload.workers.min(workload.in_flight_limit()),
     },
     Executor {
         name: exec_crossbeam::NAME,
         summary: "fetch threads feeding W CPU workers through crossbeam channels",
         run: |workload| Ok(exec_crossbeam::run(workload)?),
         available: always,
+        in_flight: Workload::in_flight_limit,
     },
     Executor {
         name: exec_processes::NAME,
         summary: "W worker processes, batches and results as JSON over pipes (ProcessPoolExecutor)",
         run: |workload| Ok(exec_processes::run(workload, &worker_command()?)?),
         available: always,
+        // The parent holds three pipes per worker; the sockets are the workers'.
+        in_flight: |workload| 3 * workload.workers.min(workload.in_flight_limit()),
+    },
+    Executor {
+        name: exec_tokio::NAME_CT,
+        summary: "one event-loop thread, CPU inline on it (asyncio)",
+        run: |workload| {
+            Ok(exec_tokio::run(
+                workload,
+                exec_tokio::Flavor::CurrentThread,
+            )?)
+        },
+        available: always,
+        in_flight: Workload::in_flight_limit,
+    },
+    Executor {
+        name: exec_tokio::NAME_CT_OFFLOAD,
+        summary: "one event-loop thread, CPU on spawn_blocking (asyncio + run_in_executor)",
+        run: |workload| {
+            Ok(exec_tokio::run(
+                workload,
+                exec_tokio::Flavor::CurrentThreadOffload,
+            )?)
+        },
+        available: always,
+        in_flight: Workload::in_flight_limit,
+    },
+    Executor {
+        name: exec_tokio::NAME_MT,
+        summary: "tokio work-stealing pool of W workers, CPU inline in each task (goroutines)",
+        run: |workload| Ok(exec_tokio::run(workload, exec_tokio::Flavor::MultiThread)?),
+        available: always,
+        in_flight: Workload::in_flight_limit,
+    },
+    Executor {
+        name: exec_smol::NAME,
+        summary: "one async-executor run on W threads, async-io sockets",
+        run: |workload| Ok(exec_smol::run(workload)?),
+        available: always,
+        in_flight: Workload::in_flight_limit,
+    },
+    Executor {
+        name: exec_async_std::NAME,
+        summary: "async-std's global executor (discontinued upstream; legacy row)",
+        run: |workload| Ok(exec_async_std::run(workload)?),
+        available: always,
+        in_flight: Workload::in_flight_limit,
     },
     Executor {
         name: exec_glommio::NAME,
@@ -65,6 +120,7 @@ pub const ALL: &[Executor] = &[
                 other => other.to_string(),
             })
         },
+        in_flight: Workload::in_flight_limit,
     },
 ];
 

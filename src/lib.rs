@@ -4,5 +4,6 @@
 
 pub mod cli;
 pub mod executors;
+pub mod limits;
 pub mod sweep;
 pub mod upstream;

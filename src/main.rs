@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use runtime_lab::cli::{self, Cli, Command, RunArgs, ServeArgs};
-use runtime_lab::{executors, sweep, upstream};
+use runtime_lab::{executors, limits, sweep, upstream};
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -26,11 +26,13 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            // Bad input exits 2, like clap's usage errors.
-            if error
-                .chain()
-                .any(|cause| cause.is::<UsageError>() || cause.is::<sweep::OutDirError>())
-            {
+            // Bad input, or a run the machine cannot hold as asked, exits 2
+            // like clap's usage errors.
+            if error.chain().any(|cause| {
+                cause.is::<UsageError>()
+                    || cause.is::<sweep::OutDirError>()
+                    || cause.is::<limits::TooManyOpenFiles>()
+            }) {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE
@@ -77,6 +79,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         upstream::Upstream::start_with(args.upstream.as_deref(), &args.faults.to_args())?;
     let workload = args.workload(upstream.url())?;
     watchdog(workload.deadline());
+    limits::ensure_room_for((executor.in_flight)(&workload))?;
     let before = upstream.cpu_ms();
     let mut report =
         (executor.run)(&workload).with_context(|| format!("executor {} failed", executor.name))?;
@@ -120,6 +123,8 @@ fn serve_features(args: &ServeArgs) -> anyhow::Result<()> {
     }
     let faults = args.faults.faults();
     faults.validate().map_err(UsageError)?;
+    // The store holds one socket per request in flight, as many as the runs it serves.
+    limits::raise_open_file_limit();
     let config = feature_store::Config {
         addr: args.addr,
         faults,

@@ -81,6 +81,11 @@ fn list_names_every_executor() {
         "crossbeam",
         "processes",
         "glommio",
+        "tokio-ct",
+        "tokio-ct-offload",
+        "tokio-mt",
+        "smol",
+        "async-std",
     ] {
         assert!(
             listing

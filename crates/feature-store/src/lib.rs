@@ -64,12 +64,17 @@ pub struct Config {
     pub addr: SocketAddr,
     /// Worker threads of the server's tokio runtime.
     pub worker_threads: usize,
-    /// Listen backlog: room for connections not yet accepted, so a burst of
-    /// ten thousand connects is queued rather than dropped (the kernel caps
-    /// it at `net.core.somaxconn`).
+    /// Listen backlog of each listening socket: room for connections not yet
+    /// accepted (the kernel caps it at `net.core.somaxconn`, often 4096).
     pub backlog: u32,
     /// Injected faults (none by default).
     pub faults: Faults,
+    /// Listening sockets sharing the port (`SO_REUSEPORT`), each with its own
+    /// accept loop. The kernel spreads new connections over them, so a burst
+    /// of ten thousand connects fits in their accept queues together; with
+    /// one queue capped at 4096, the rest would have their SYN dropped and
+    /// retried by the client a whole second later.
+    pub listeners: usize,
 }
 
 impl Default for Config {
@@ -81,6 +86,7 @@ impl Default for Config {
                 .min(4),
             backlog: 65_535,
             faults: Faults::default(),
+            listeners: 4,
         }
     }
 }
@@ -97,17 +103,20 @@ impl FeatureStore {
     /// Returns once the socket is listening, so requests can be sent at once.
     pub fn spawn(config: Config) -> Result<Self, Error> {
         let runtime = build_runtime(&config)?;
-        let listener = runtime.block_on(bind(&config))?;
-        let addr = local_addr(&listener, &config)?;
+        let (listeners, addr) = runtime.block_on(bind(&config))?;
+        let faults = config.faults;
         let (shutdown, shutdown_signal) = oneshot::channel();
         let thread = std::thread::Builder::new()
             .name("feature-store".into())
             .spawn(move || {
                 runtime.block_on(async move {
-                    tokio::select! {
-                        () = accept_loop(listener, config.faults) => {}
-                        _ = shutdown_signal => {}
-                    }
+                    // The accept loops run on the workers: see `serve`.
+                    let accepting: Vec<_> = listeners
+                        .into_iter()
+                        .map(|listener| tokio::spawn(accept_loop(listener, faults)))
+                        .collect();
+                    let _ = shutdown_signal.await;
+                    accepting.iter().for_each(|task| task.abort());
                 });
                 // Dropping the runtime here cancels the in-flight connections.
             })
@@ -141,9 +150,20 @@ impl Drop for FeatureStore {
 pub fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), Error> {
     let runtime = build_runtime(&config)?;
     runtime.block_on(async {
-        let listener = bind(&config).await?;
-        on_ready(local_addr(&listener, &config)?);
-        accept_loop(listener, config.faults).await;
+        let (listeners, addr) = bind(&config).await?;
+        on_ready(addr);
+        // block_on's own future runs outside the runtime's workers, so each
+        // connection it spawned would have to wake a worker; accepting on a
+        // worker instead queues new connections locally, where the other
+        // workers steal them. At ten thousand connections this saves a
+        // thread wake-up per connection.
+        let accepting: Vec<_> = listeners
+            .into_iter()
+            .map(|listener| tokio::spawn(accept_loop(listener, config.faults)))
+            .collect();
+        for task in accepting {
+            let _ = task.await;
+        }
         Ok(())
     })
 }
@@ -158,27 +178,30 @@ fn build_runtime(config: &Config) -> Result<tokio::runtime::Runtime, Error> {
         .map_err(Error::Runtime)
 }
 
-async fn bind(config: &Config) -> Result<TcpListener, Error> {
+/// Binds `config.listeners` sockets to one address with `SO_REUSEPORT`; the
+/// first picks the port when `config.addr` has port 0, the others join it.
+async fn bind(config: &Config) -> Result<(Vec<TcpListener>, SocketAddr), Error> {
     let bind_error = |source| Error::Bind {
         addr: config.addr,
         source,
     };
-    let socket = if config.addr.is_ipv4() {
-        TcpSocket::new_v4()
-    } else {
-        TcpSocket::new_v6()
+    let mut addr = config.addr;
+    let mut listeners = Vec::with_capacity(config.listeners.max(1));
+    for _ in 0..config.listeners.max(1) {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+        .map_err(bind_error)?;
+        socket.set_reuseaddr(true).map_err(bind_error)?;
+        socket.set_reuseport(true).map_err(bind_error)?;
+        socket.bind(addr).map_err(bind_error)?;
+        let listener = socket.listen(config.backlog).map_err(bind_error)?;
+        addr = listener.local_addr().map_err(bind_error)?;
+        listeners.push(listener);
     }
-    .map_err(bind_error)?;
-    socket.set_reuseaddr(true).map_err(bind_error)?;
-    socket.bind(config.addr).map_err(bind_error)?;
-    socket.listen(config.backlog).map_err(bind_error)
-}
-
-fn local_addr(listener: &TcpListener, config: &Config) -> Result<SocketAddr, Error> {
-    listener.local_addr().map_err(|source| Error::Bind {
-        addr: config.addr,
-        source,
-    })
+    Ok((listeners, addr))
 }
 
 async fn accept_loop(listener: TcpListener, faults: Faults) {

@@ -103,17 +103,16 @@ async fn features(id: &str, query: &str, faults: &Faults) -> Routed {
         return Err(bad_request(format!("n must be between 1 and {MAX_VALUES}")));
     }
     let fault = forced_fault.unwrap_or_else(|| faults.pick(id, attempt));
-    match fault {
-        Fault::Stall => {
-            sleep_ms(MAX_STALL_MS).await;
-            return Err((
-                StatusCode::GATEWAY_TIMEOUT,
-                "stalled request given up".into(),
-            ));
-        }
-        Fault::Slow => sleep_ms(delay_ms + faults.slow_ms).await,
-        _ => sleep_ms(delay_ms).await,
+    if fault == Fault::Stall {
+        sleep_ms(MAX_STALL_MS).await;
+        return Err((
+            StatusCode::GATEWAY_TIMEOUT,
+            "stalled request given up".into(),
+        ));
     }
+    // The reply is built before the wait, not after it: the delay is then the
+    // time to the answer, and ten thousand replies that fall due together are
+    // not all serialised at that moment, on the cores the client needs.
     let reply = json(
         StatusCode::OK,
         &FeatureBatch {
@@ -121,12 +120,19 @@ async fn features(id: &str, query: &str, faults: &Faults) -> Routed {
             values: values(id, n_values),
         },
     );
-    Ok(match fault {
+    let reply = match fault {
         Fault::Fail => error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure"),
         Fault::Reset => cut_short(reply).await,
         Fault::Malformed => truncate_json(reply).await,
         Fault::None | Fault::Slow | Fault::Stall => reply,
-    })
+    };
+    let extra_ms = if fault == Fault::Slow {
+        faults.slow_ms
+    } else {
+        0
+    };
+    sleep_ms(delay_ms + extra_ms).await;
+    Ok(reply)
 }
 
 fn parse_param<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, (StatusCode, String)> {
@@ -159,9 +165,7 @@ async fn cut_short(reply: Reply) -> Reply {
     let half = bytes.slice(..bytes.len() / 2);
     let body = CutShort {
         head: Some(half),
-        // hyper flushes what it has when the body is pending: pausing before
-        // the error puts the headers and half the body on the wire first.
-        pause: Box::pin(tokio::time::sleep(Duration::from_millis(5))),
+        pause: None,
     };
     Response::from_parts(parts, body.boxed())
 }
@@ -177,7 +181,10 @@ async fn truncate_json(reply: Reply) -> Reply {
 /// A body that yields its head, pauses, then fails, so the connection is reset.
 struct CutShort {
     head: Option<Bytes>,
-    pause: Pin<Box<tokio::time::Sleep>>,
+    /// Started once the head is out: hyper flushes what it has while the
+    /// body is pending, so the headers and half the body reach the wire
+    /// before the error aborts the connection.
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Body for CutShort {
@@ -191,7 +198,10 @@ impl Body for CutShort {
         if let Some(head) = self.head.take() {
             return Poll::Ready(Some(Ok(Frame::data(head))));
         }
-        match self.pause.as_mut().poll(cx) {
+        let pause = self
+            .pause
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(Duration::from_millis(5))));
+        match pause.as_mut().poll(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(()) => Poll::Ready(Some(Err(std::io::Error::new(
                 std::io::ErrorKind::ConnectionReset,

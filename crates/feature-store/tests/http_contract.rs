@@ -195,3 +195,32 @@ fn configured_rates_fault_the_same_batches_every_time() {
         .is_err()
     );
 }
+
+#[test]
+fn every_listener_of_the_shared_port_is_served() {
+    let store = FeatureStore::spawn(Config {
+        listeners: 3,
+        ..Config::default()
+    })
+    .unwrap();
+    // Each connection goes to one of the three listeners, by the hash of its
+    // port; with 30 of them, a listener left without an accept loop would
+    // leave some request unanswered (and the read would time out).
+    for id in 0..30 {
+        let mut stream = TcpStream::connect(store.addr()).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "GET /features/{id}?n=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut reply = String::new();
+        stream
+            .read_to_string(&mut reply)
+            .unwrap_or_else(|err| panic!("connection {id} got no answer: {err}"));
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        assert!(reply.contains(&format!("\"id\":{id},")), "{reply}");
+    }
+}

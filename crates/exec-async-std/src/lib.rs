@@ -1,0 +1,115 @@
+//! async-std runs the batches as tasks on its global executor: discontinued upstream in favour of smol, kept as a legacy comparison row.
+//!
+//! **async-std is discontinued upstream in favour of smol**, on whose crates
+//! (`async-io`, `async-executor`) it ran in its last years. This crate is
+//! kept as a legacy comparison row, for code still written against it; new
+//! code should follow `exec-smol`.
+//! Its model is the global runtime: `task::spawn` works anywhere, with no
+//! runtime to build or pass around, and the price is that nothing about the
+//! runtime can be set in code. Its thread pool is sized once per process from
+//! the `ASYNC_STD_THREAD_COUNT` environment variable (default: one thread per
+//! logical CPU), so `--workers` does not apply to this executor; set the
+//! variable instead. CPU work runs inline on the pool threads, as in
+//! `tokio-mt` and `smol`.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use pipeline::{Upstream, Workload};
+//!
+//! let upstream = Upstream::parse("http://127.0.0.1:8000")?;
+//! let report = exec_async_std::run(&Workload::new(upstream).batches(64).io_ms(200))?;
+//! println!("64 batches in {:.0} ms", report.wall_ms);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use async_std::net::TcpStream;
+use async_std::task;
+use pipeline::{AsyncFetcher, BatchOutcome, Connect, FuturesIo, RunClock, RunReport, Workload};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The name of this executor in `runtime-lab list` and in reports.
+pub const NAME: &str = "async-std";
+
+/// Errors that stop an async-std run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The workload cannot be run.
+    #[error(transparent)]
+    Workload(#[from] pipeline::Error),
+}
+
+/// Opens async-std TCP connections for the shared [`AsyncFetcher`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AsyncStdConnect;
+
+impl Connect for AsyncStdConnect {
+    type Io = FuturesIo<TcpStream>;
+
+    async fn connect(&self, addr: SocketAddr) -> io::Result<Self::Io> {
+        let stream = TcpStream::connect(addr).await?;
+        // The request goes out in one small write; Nagle's algorithm would only hold it back.
+        stream.set_nodelay(true)?;
+        Ok(FuturesIo::new(stream))
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        async_std::task::sleep(duration).await;
+    }
+}
+
+/// Runs `workload` on async-std's global executor.
+pub fn run(workload: &Workload) -> Result<RunReport, Error> {
+    workload.validate()?;
+    // The global runtime starts its threads on the first spawn, after the clock.
+    let clock = RunClock::start();
+    let shared = Arc::new(Shared {
+        workload: workload.clone(),
+        fetcher: AsyncFetcher::new(AsyncStdConnect, workload),
+        next_id: AtomicU64::new(0),
+    });
+    // Uncapped, there is one task per batch; with `--max-in-flight M`, M
+    // tasks take the next batch id from the shared counter.
+    let outcomes = task::block_on(async {
+        let handles: Vec<_> = (0..workload.in_flight_limit())
+            .map(|_| task::spawn(batch_task(Arc::clone(&shared))))
+            .collect();
+        let mut outcomes = Vec::with_capacity(workload.batches as usize);
+        for handle in handles {
+            outcomes.extend(handle.await);
+        }
+        outcomes
+    });
+    Ok(clock.finish(workload, NAME, outcomes))
+}
+
+/// What every batch task shares; `task::spawn` needs `'static` tasks, hence the `Arc`.
+struct Shared {
+    workload: Workload,
+    fetcher: AsyncFetcher<AsyncStdConnect>,
+    next_id: AtomicU64,
+}
+
+/// One task: fetch and preprocess batches until none are left.
+async fn batch_task(shared: Arc<Shared>) -> Vec<BatchOutcome> {
+    let mut outcomes = Vec::new();
+    loop {
+        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        if id >= u64::from(shared.workload.batches) {
+            return outcomes;
+        }
+        let issued = Instant::now();
+        // The CPU work runs inline: it occupies one pool thread while the others go on.
+        let result = shared
+            .fetcher
+            .fetch(id)
+            .await
+            .and_then(|body| pipeline::process(&shared.workload, id, &body));
+        outcomes.push(BatchOutcome::new(id, issued, result));
+    }
+}
