@@ -2,6 +2,8 @@
 
 use anyhow::anyhow;
 use pipeline::{RunReport, Workload};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// One row of `runtime-lab list`.
 pub struct Executor {
@@ -49,4 +51,27 @@ pub fn find(name: &str) -> anyhow::Result<&'static Executor> {
     (executor.available)()
         .map_err(|reason| anyhow!("executor {name} is unavailable here: {reason}"))?;
     Ok(executor)
+}
+
+/// The `runtime-lab` binary, when the running executable is not it.
+static WORKER_PROGRAM: OnceLock<PathBuf> = OnceLock::new();
+
+/// Points executors that start helper processes from the `runtime-lab`
+/// binary (the `processes` executor's workers) at `program`.
+///
+/// The binary itself never needs this: by default they re-execute the
+/// current executable. Benches and integration tests run from another
+/// executable, so they call it once, before running any executor, with
+/// `env!("CARGO_BIN_EXE_runtime-lab")`. Only the first call counts.
+pub fn set_worker_program(program: &Path) {
+    let _ = WORKER_PROGRAM.set(program.to_owned());
+}
+
+/// The program that executors start helper processes from: the one given to
+/// [`set_worker_program`], or else the current executable.
+pub fn worker_program() -> std::io::Result<PathBuf> {
+    match WORKER_PROGRAM.get() {
+        Some(program) => Ok(program.clone()),
+        None => std::env::current_exe(),
+    }
 }
