@@ -30,9 +30,9 @@
 //! rather than on a worker), and times itself with `Instant` inside that task
 //! through `iter_custom`: the cost of entering the runtime is not measured,
 //! and the same measuring code (the `*_loop` functions) runs on every runtime.
-//! Each runtime is built right before its benchmarks and dropped after them,
-//! so no other runtime's threads are alive while it is measured (async-std's
-//! global executor excepted: it cannot be dropped). The runtime order is
+//! Each runtime is built right before each of its benchmarks and dropped
+//! after it, so no other runtime's threads are alive while it is measured
+//! (async-std's global executor excepted: it cannot be dropped). The runtime order is
 //! rotated between groups.
 //!
 //! **What it does not measure**: building a runtime; I/O readiness (sockets
@@ -53,7 +53,7 @@ use std::time::{Duration, Instant};
 
 /// Tasks spawned and joined per `spawn_join` iteration.
 const TASKS: usize = 10_000;
-/// Threads spawned and joined per `spawn_join` iteration of the `std-thread` row.
+/// Threads spawned and joined per `thread_spawn_join` iteration.
 const THREADS: usize = 1_000;
 /// Yields per `yield_now` iteration.
 const YIELDS: u64 = 1_000;
