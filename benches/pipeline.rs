@@ -41,9 +41,9 @@
 //! executors are compared on identical work. Executors are interleaved
 //! (every executor at one batch count, then every executor at the next), and
 //! the order is rotated by one at each pass so that no executor always runs
-//! first or last. Every run must preprocess every batch and agree on the
-//! checksum with the executor before it, or the bench stops: a fast run that
-//! skipped work would not be a result. Quote ratios between executors rather
+//! first or last. Every run must preprocess every batch and report the same
+//! checksum as the first executor that ran that batch count, or the bench
+//! stops: a fast run that skipped work would not be a result. Quote ratios between executors rather
 //! than absolute times.
 
 use criterion::{
