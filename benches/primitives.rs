@@ -592,13 +592,18 @@ criterion_group! {
     name = benches;
     // Set on the harness, not on the groups, so that command-line flags
     // (`--sample-size`, `--measurement-time`) still override them.
-    config = Criterion::default()
+    config = {
+        // plotters finds no system font (it renders with an embedded one):
+        // register it before criterion draws its charts.
+        runtime_lab::sweep::plot::register_font();
+        Criterion::default()
         // The same charts whether or not gnuplot happens to be installed.
         .plotting_backend(PlottingBackend::Plotters)
         .sample_size(SAMPLE_SIZE)
         .measurement_time(MEASUREMENT_TIME)
         .warm_up_time(WARM_UP_TIME)
-        .noise_threshold(NOISE_THRESHOLD);
+        .noise_threshold(NOISE_THRESHOLD)
+    };
     targets = spawn_join, thread_spawn_join, yield_now, channel_ping_pong, timer_sleep
 }
 criterion_main!(benches);

@@ -41,7 +41,11 @@ fn colour(executor: &str) -> RGBColor {
 }
 
 /// Registers the embedded font as plotters' `sans-serif`, once per process.
-fn register_font() {
+///
+/// plotters is built with `ab_glyph` and no system-font lookup, so every
+/// plot drawn in this process needs it: the sweep's, and criterion's charts
+/// in the benches, which call this before criterion draws.
+pub fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         if plotters::style::register_font("sans-serif", FontStyle::Normal, ttf_noto_sans::REGULAR)
