@@ -46,9 +46,10 @@
 //! stops: a fast run that skipped work would not be a result. Quote ratios between executors rather
 //! than absolute times.
 
+mod common;
+
 use criterion::{
-    BenchmarkId, Criterion, PlottingBackend, SamplingMode, Throughput, criterion_group,
-    criterion_main,
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
 use pipeline::{Calibration, Workload};
 use runtime_lab::executors::{self, Executor};
@@ -73,8 +74,6 @@ const SAMPLE_SIZE: usize = 10;
 const MEASUREMENT_TIME: Duration = Duration::from_secs(2);
 /// Warm-up per benchmark: enough for connections, caches and thread stacks.
 const WARM_UP_TIME: Duration = Duration::from_millis(500);
-/// Changes smaller than this are reported as noise: these are shared machines.
-const NOISE_THRESHOLD: f64 = 0.05;
 
 /// One group: a workload shape.
 struct Scenario {
@@ -207,20 +206,7 @@ fn rotated<'a>(executors: &[&'a Executor], pass: usize) -> Vec<&'a Executor> {
 
 criterion_group! {
     name = benches;
-    // Set on the harness, not on the groups, so that command-line flags
-    // (`--sample-size`, `--measurement-time`) still override them.
-    config = {
-        // plotters finds no system font (it renders with an embedded one):
-        // register it before criterion draws its charts.
-        runtime_lab::sweep::plot::register_font();
-        Criterion::default()
-        // The same charts whether or not gnuplot happens to be installed.
-        .plotting_backend(PlottingBackend::Plotters)
-        .sample_size(SAMPLE_SIZE)
-        .measurement_time(MEASUREMENT_TIME)
-        .warm_up_time(WARM_UP_TIME)
-        .noise_threshold(NOISE_THRESHOLD)
-    };
+    config = common::harness(SAMPLE_SIZE, MEASUREMENT_TIME, WARM_UP_TIME);
     targets = pipeline
 }
 criterion_main!(benches);

@@ -42,9 +42,10 @@
 //! executor cannot start (gVisor, a low `memlock` limit), its rows are
 //! skipped with the reason printed, and the other rows still run.
 
+mod common;
+
 use criterion::{
-    BenchmarkId, Criterion, PlottingBackend, SamplingMode, Throughput, criterion_group,
-    criterion_main,
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
 use std::future::Future;
 use std::hint::black_box;
@@ -68,8 +69,6 @@ const SAMPLE_SIZE: usize = 20;
 const MEASUREMENT_TIME: Duration = Duration::from_secs(1);
 /// Warm-up per benchmark.
 const WARM_UP_TIME: Duration = Duration::from_millis(500);
-/// Changes smaller than this are reported as noise: these are shared machines.
-const NOISE_THRESHOLD: f64 = 0.05;
 
 /// The four primitives on one runtime; each returns the time of `iters` iterations.
 trait Primitives {
@@ -590,20 +589,7 @@ fn available_cores() -> usize {
 
 criterion_group! {
     name = benches;
-    // Set on the harness, not on the groups, so that command-line flags
-    // (`--sample-size`, `--measurement-time`) still override them.
-    config = {
-        // plotters finds no system font (it renders with an embedded one):
-        // register it before criterion draws its charts.
-        runtime_lab::sweep::plot::register_font();
-        Criterion::default()
-        // The same charts whether or not gnuplot happens to be installed.
-        .plotting_backend(PlottingBackend::Plotters)
-        .sample_size(SAMPLE_SIZE)
-        .measurement_time(MEASUREMENT_TIME)
-        .warm_up_time(WARM_UP_TIME)
-        .noise_threshold(NOISE_THRESHOLD)
-    };
+    config = common::harness(SAMPLE_SIZE, MEASUREMENT_TIME, WARM_UP_TIME);
     targets = spawn_join, thread_spawn_join, yield_now, channel_ping_pong, timer_sleep
 }
 criterion_main!(benches);
