@@ -62,13 +62,17 @@ pub fn raise_open_file_limit() -> u64 {
     let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
         return 0;
     };
-    if soft >= hard {
+    // An unlimited hard limit cannot be the soft one for open files: Linux
+    // caps it at fs.nr_open.
+    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|text| text.trim().parse::<u64>().ok());
+    let ceiling = nr_open.map_or(hard, |nr_open| hard.min(nr_open));
+    if soft >= ceiling {
         return soft;
     }
-    // An unlimited hard limit cannot be the soft one for open files (Linux
-    // caps it at fs.nr_open), so if that fails keep what we had.
-    match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
-        Ok(()) => hard,
+    match setrlimit(Resource::RLIMIT_NOFILE, ceiling, hard) {
+        Ok(()) => ceiling,
         Err(_) => soft,
     }
 }

@@ -62,21 +62,9 @@ fn watchdog(deadline: Duration) {
 fn run(args: &RunArgs) -> anyhow::Result<()> {
     // `find` names the executor and, when it cannot run here, the reason.
     let executor = executors::find(&args.executor)?;
-    args.faults.faults().validate().map_err(UsageError)?;
-    if let Some(url) = &args.upstream {
-        if args.faults.any() {
-            return Err(UsageError(
-                "fault flags configure the embedded feature store; they cannot be combined with --upstream".into(),
-            )
-            .into());
-        }
-        upstream::probe(
-            url,
-            Duration::from_millis(args.workload.timeout_ms.unwrap_or(5_000).min(5_000)),
-        )?;
-    }
+    let probe_timeout = Duration::from_millis(args.workload.timeout_ms.unwrap_or(5_000).min(5_000));
     let upstream =
-        upstream::Upstream::start_with(args.upstream.as_deref(), &args.faults.to_args())?;
+        upstream::Upstream::prepare(args.upstream.as_deref(), &args.faults, probe_timeout)?;
     let workload = args.workload(upstream.url())?;
     watchdog(workload.deadline());
     limits::ensure_room_for((executor.in_flight)(&workload))?;

@@ -36,6 +36,27 @@ impl Upstream {
         Self::start_with(url, &[])
     }
 
+    /// The upstream of a run or sweep: checks the fault flags (bad rates, or
+    /// faults with an external URL, are usage errors), probes an external
+    /// URL within `probe_timeout`, or starts an embedded store with the faults.
+    pub fn prepare(
+        url: Option<&str>,
+        faults: &crate::cli::FaultArgs,
+        probe_timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        faults.faults().validate().map_err(UsageError)?;
+        if let Some(url) = url {
+            if faults.any() {
+                return Err(UsageError(
+                    "fault flags configure the embedded feature store; they cannot be combined with --upstream".into(),
+                )
+                .into());
+            }
+            probe(url, probe_timeout)?;
+        }
+        Self::start_with(url, &faults.to_args())
+    }
+
     /// Like [`Upstream::start`], passing `store_args` (fault flags) to an embedded store.
     pub fn start_with(url: Option<&str>, store_args: &[String]) -> anyhow::Result<Self> {
         match url {

@@ -181,6 +181,26 @@ fn bad_input_exits_2_with_a_message() {
         );
         assert!(output.stdout.is_empty(), "{args:?} wrote to stdout");
     }
+
+    // The sweep checks its fault flags the same way, before any run, and
+    // leaves no half-written output folder behind.
+    let out = std::env::temp_dir().join(format!("runtime-lab-bad-faults-{}", std::process::id()));
+    let output = runtime_lab()
+        .args([
+            "sweep",
+            "--reset-rate",
+            "0.6",
+            "--stall-rate",
+            "0.6",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("sum"), "{stderr}");
+    assert!(!out.exists(), "the sweep left {} behind", out.display());
 }
 
 #[test]

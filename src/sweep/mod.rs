@@ -80,7 +80,8 @@ fn sweep_into(
 ) -> anyhow::Result<()> {
     let limits = Limits {
         cores: machine.cores,
-        open_files: raise_open_file_limit(),
+        // Raised here, so that every run (a child) inherits it.
+        open_files: crate::limits::raise_open_file_limit(),
         threads: thread_limit(),
     };
     // In DESIGN.md's order, so that the report lists executors as DESIGN.md does.
@@ -102,17 +103,11 @@ fn sweep_into(
             )
     });
 
-    if let Some(url) = &args.upstream {
-        if args.faults.any() {
-            return Err(crate::upstream::UsageError(
-                "fault flags configure the embedded feature store; they cannot be combined with --upstream".into(),
-            )
-            .into());
-        }
-        crate::upstream::probe(url, Duration::from_secs(5))?;
-    }
-    let upstream =
-        crate::upstream::Upstream::start_with(args.upstream.as_deref(), &args.faults.to_args())?;
+    let upstream = crate::upstream::Upstream::prepare(
+        args.upstream.as_deref(),
+        &args.faults,
+        Duration::from_secs(5),
+    )?;
     let body_bytes = probe_upstream(upstream.url())?;
     let calibration = pipeline::Calibration::measure(FEATURES);
     let cpu_rounds = calibration.rounds_for(scale.cpu_ms() as f64);
@@ -372,22 +367,6 @@ fn probe_upstream(url: &str) -> anyhow::Result<usize> {
         .fetch(0)
         .with_context(|| format!("the feature store at {url} does not answer"))?;
     Ok(body.len())
-}
-
-/// Raises the open-file limit to its hard limit, which the runs inherit, and
-/// returns the limit in force.
-fn raise_open_file_limit() -> u64 {
-    use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
-        return 1024;
-    };
-    // An unlimited hard limit still stops at the kernel's nr_open.
-    let ceiling = read_number("/proc/sys/fs/nr_open").map_or(hard, |nr_open| hard.min(nr_open));
-    if soft < ceiling && setrlimit(Resource::RLIMIT_NOFILE, ceiling, hard).is_ok() {
-        ceiling
-    } else {
-        soft
-    }
 }
 
 /// The most threads one process can have here.
