@@ -28,7 +28,9 @@ pub enum Command {
     /// List the executors, one line each.
     List,
     /// Run the feature store in the foreground (prints one readiness line).
-    ServeFeatures(ServeArgs),
+    ServeFeatures(ServeFeaturesArgs),
+    /// Serve `GET /predict?id=N` over HTTP on one executor (prints one readiness line).
+    Serve(ServeArgs),
     /// Serve as a worker of the `processes` executor on stdin and stdout.
     #[command(name = crate::executors::WORKER_SUBCOMMAND, hide = true)]
     ProcessWorker,
@@ -200,6 +202,15 @@ pub enum ConnectionsArg {
     Pooled,
 }
 
+impl From<ConnectionsArg> for Connections {
+    fn from(arg: ConnectionsArg) -> Self {
+        match arg {
+            ConnectionsArg::Fresh => Connections::Fresh,
+            ConnectionsArg::Pooled => Connections::Pooled,
+        }
+    }
+}
+
 fn parse_cpu_ms(value: &str) -> Result<f64, String> {
     let ms: f64 = value
         .parse()
@@ -221,22 +232,13 @@ impl WorkloadArgs {
     /// Builds the workload; calibrates the kernel unless `--cpu-rounds` is given.
     pub fn build(&self, upstream_url: &str) -> anyhow::Result<Workload> {
         let upstream = Upstream::parse(upstream_url).context("bad --upstream")?;
-        let cpu_rounds = match self.cpu_rounds {
-            Some(rounds) => rounds,
-            None if self.cpu_ms > 0.0 => {
-                Calibration::measure(self.features).rounds_for(self.cpu_ms)
-            }
-            None => 0,
-        };
+        let cpu_rounds = kernel_rounds(self.cpu_rounds, self.cpu_ms, self.features);
         let mut workload = Workload::new(upstream)
             .batches(self.batches)
             .io_ms(self.io_ms)
             .cpu(self.cpu_ms, cpu_rounds)
             .features(self.features)
-            .connections(match self.connections {
-                ConnectionsArg::Fresh => Connections::Fresh,
-                ConnectionsArg::Pooled => Connections::Pooled,
-            })
+            .connections(self.connections.into())
             .max_in_flight(self.max_in_flight.map(|m| m as usize))
             .gil(self.gil);
         if let Some(workers) = self.workers {
@@ -251,9 +253,19 @@ impl WorkloadArgs {
     }
 }
 
+/// Kernel rounds for `cpu_ms` per batch of `features` values: the given
+/// `--cpu-rounds`, or a calibration on this machine.
+fn kernel_rounds(given: Option<u64>, cpu_ms: f64, features: u32) -> u64 {
+    match given {
+        Some(rounds) => rounds,
+        None if cpu_ms > 0.0 => Calibration::measure(features).rounds_for(cpu_ms),
+        None => 0,
+    }
+}
+
 /// Arguments of `serve-features`.
 #[derive(Args)]
-pub struct ServeArgs {
+pub struct ServeFeaturesArgs {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub addr: SocketAddr,
@@ -265,6 +277,93 @@ pub struct ServeArgs {
     /// Injected faults.
     #[command(flatten)]
     pub faults: FaultArgs,
+}
+
+/// Arguments of `serve`: the pipeline behind an HTTP server.
+///
+/// `GET /predict?id=N` fetches `--fanout` feature batches (ids N*S .. N*S+S)
+/// from the feature store, preprocesses them with `--cpu-ms` of calibrated
+/// CPU work in all, and answers `{"id":N,"digest":"<16 hex>","batches":S}`,
+/// the same digest on every executor. `GET /health` answers 200 once ready.
+/// The server prints one line, `listening on http://HOST:PORT`, when it
+/// accepts connections, and stops cleanly on SIGINT or SIGTERM.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Serving model (see DESIGN.md's serving table; `rayon`, `crossbeam` and
+    /// `serial` are not serving models).
+    #[arg(long, short = 'e', value_parser = crate::executors::names())]
+    pub executor: String,
+
+    /// Threads, executors or processes [default: cores]; for `tokio-ct`, W
+    /// event-loop processes on one port; for `processes`, W blocking processes.
+    #[arg(allow_negative_numbers = true, long, short = 'w', value_name = "W", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub workers: Option<u32>,
+
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Feature batches fetched per request.
+    #[arg(allow_negative_numbers = true, long, default_value_t = 1, value_name = "S", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub fanout: u32,
+
+    /// The feature store answers each fetch after this many milliseconds.
+    #[arg(allow_negative_numbers = true, long, default_value_t = 20, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub io_ms: u64,
+
+    /// Calibrated single-core CPU time per request, spread over its batches
+    /// (the default with --io-ms 20 is the articles' 80% I/O, 20% CPU).
+    #[arg(allow_negative_numbers = true, long, default_value_t = 5.0, value_name = "MS", value_parser = parse_cpu_ms)]
+    pub cpu_ms: f64,
+
+    /// Kernel rounds per batch, skipping calibration (a sweep, and the
+    /// processes of a multi-process server, share one calibration).
+    #[arg(long, value_name = "ROUNDS", hide_short_help = true)]
+    pub cpu_rounds: Option<u64>,
+
+    /// Feature values per batch.
+    #[arg(allow_negative_numbers = true, long, default_value_t = 1024, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=i64::from(feature_store::MAX_VALUES)))]
+    pub features: u32,
+
+    /// Connections to the feature store: keep-alive reuse, or a new one per fetch.
+    #[arg(long, value_enum, default_value_t = ConnectionsArg::Pooled)]
+    pub connections: ConnectionsArg,
+
+    /// Emulate CPython's GIL: one lock per server process around CPU work.
+    #[arg(long)]
+    pub gil: bool,
+
+    /// Base URL of a running feature store, or any HTTP URL with `{id}` in it
+    /// (default: start an embedded feature store).
+    #[arg(long, value_name = "URL")]
+    pub upstream: Option<String>,
+
+    /// Serve as one process of a multi-process server: listen on exactly
+    /// --addr with SO_REUSEPORT, and exit with the parent.
+    #[arg(long, hide = true)]
+    pub prefork_child: bool,
+}
+
+impl ServeArgs {
+    /// The workload of one request against `upstream_url`: `batches` is the
+    /// fan-out, and the CPU time is spread over the batches.
+    pub fn workload(&self, upstream_url: &str) -> anyhow::Result<Workload> {
+        let upstream = Upstream::parse(upstream_url).context("bad --upstream")?;
+        let cpu_ms_per_batch = self.cpu_ms / f64::from(self.fanout);
+        let cpu_rounds = kernel_rounds(self.cpu_rounds, cpu_ms_per_batch, self.features);
+        let mut workload = Workload::new(upstream)
+            .batches(self.fanout)
+            .io_ms(self.io_ms)
+            .cpu(cpu_ms_per_batch, cpu_rounds)
+            .features(self.features)
+            .connections(self.connections.into())
+            .gil(self.gil);
+        if let Some(workers) = self.workers {
+            workload = workload.workers(workers as usize);
+        }
+        workload.validate()?;
+        Ok(workload)
+    }
 }
 
 /// Arguments of `sweep`.

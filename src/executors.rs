@@ -2,7 +2,9 @@
 
 use anyhow::{Context, anyhow};
 use exec_processes::WorkerCommand;
+use pipeline::serve::Control;
 use pipeline::{RunReport, Workload};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -19,6 +21,27 @@ pub struct Executor {
     /// The most requests it keeps open at once in this process, one socket
     /// each: what the open-file check before a run counts.
     pub in_flight: fn(&Workload) -> usize,
+    /// How `runtime-lab serve` runs it, if it is a serving model.
+    pub serve: Option<Serve>,
+}
+
+/// How an executor serves `/predict` (see DESIGN.md's serving table).
+pub struct Serve {
+    /// Serves on a listener in this process until the control is stopped.
+    pub run: fn(TcpListener, &Workload, &Control) -> anyhow::Result<()>,
+    /// For W workers, how many server processes share the port: 0 serves in
+    /// this process; N starts N child processes, each serving with `run`.
+    pub processes: fn(usize) -> usize,
+}
+
+/// A serving model that runs in one process.
+const fn in_process(
+    run: fn(TcpListener, &Workload, &Control) -> anyhow::Result<()>,
+) -> Option<Serve> {
+    Some(Serve {
+        run,
+        processes: |_| 0,
+    })
 }
 
 fn always() -> Result<(), String> {
@@ -33,6 +56,7 @@ pub const ALL: &[Executor] = &[
         run: |workload| Ok(exec_serial::run(workload)?),
         available: always,
         in_flight: |_| 1,
+        serve: None,
     },
     Executor {
         name: exec_threads::NAME,
@@ -40,6 +64,7 @@ pub const ALL: &[Executor] = &[
         run: |workload| Ok(exec_threads::run(workload)?),
         available: always,
         in_flight: Workload::in_flight_limit,
+        serve: None,
     },
     Executor {
         name: exec_rayon::NAME,
@@ -48,6 +73,7 @@ pub const ALL: &[Executor] = &[
         available: always,
         // Every request in flight occupies a pool thread.
         in_flight: |workload| workload.workers.min(workload.in_flight_limit()),
+        serve: None,
     },
     Executor {
         name: exec_crossbeam::NAME,
@@ -55,6 +81,7 @@ pub const ALL: &[Executor] = &[
         run: |workload| Ok(exec_crossbeam::run(workload)?),
         available: always,
         in_flight: Workload::in_flight_limit,
+        serve: None,
     },
     Executor {
         name: exec_processes::NAME,
@@ -63,6 +90,7 @@ pub const ALL: &[Executor] = &[
         available: always,
         // The parent holds three pipes per worker; the sockets are the workers'.
         in_flight: |workload| 3 * workload.workers.min(workload.in_flight_limit()),
+        serve: None,
     },
     Executor {
         name: exec_tokio::NAME_CT,
@@ -75,6 +103,18 @@ pub const ALL: &[Executor] = &[
         },
         available: always,
         in_flight: Workload::in_flight_limit,
+        // One event loop per process: W workers are W processes on one port, as uvicorn's.
+        serve: Some(Serve {
+            run: |listener, workload, control| {
+                Ok(exec_tokio::serve(
+                    listener,
+                    workload,
+                    exec_tokio::Flavor::CurrentThread,
+                    control,
+                )?)
+            },
+            processes: |workers| if workers > 1 { workers } else { 0 },
+        }),
     },
     Executor {
         name: exec_tokio::NAME_CT_OFFLOAD,
@@ -87,6 +127,14 @@ pub const ALL: &[Executor] = &[
         },
         available: always,
         in_flight: Workload::in_flight_limit,
+        serve: in_process(|listener, workload, control| {
+            Ok(exec_tokio::serve(
+                listener,
+                workload,
+                exec_tokio::Flavor::CurrentThreadOffload,
+                control,
+            )?)
+        }),
     },
     Executor {
         name: exec_tokio::NAME_MT,
@@ -94,6 +142,14 @@ pub const ALL: &[Executor] = &[
         run: |workload| Ok(exec_tokio::run(workload, exec_tokio::Flavor::MultiThread)?),
         available: always,
         in_flight: Workload::in_flight_limit,
+        serve: in_process(|listener, workload, control| {
+            Ok(exec_tokio::serve(
+                listener,
+                workload,
+                exec_tokio::Flavor::MultiThread,
+                control,
+            )?)
+        }),
     },
     Executor {
         name: exec_smol::NAME,
@@ -101,6 +157,7 @@ pub const ALL: &[Executor] = &[
         run: |workload| Ok(exec_smol::run(workload)?),
         available: always,
         in_flight: Workload::in_flight_limit,
+        serve: None,
     },
     Executor {
         name: exec_async_std::NAME,
@@ -108,6 +165,7 @@ pub const ALL: &[Executor] = &[
         run: |workload| Ok(exec_async_std::run(workload)?),
         available: always,
         in_flight: Workload::in_flight_limit,
+        serve: None,
     },
     Executor {
         name: exec_glommio::NAME,
@@ -121,6 +179,7 @@ pub const ALL: &[Executor] = &[
             })
         },
         in_flight: Workload::in_flight_limit,
+        serve: None,
     },
 ];
 
@@ -150,6 +209,14 @@ fn worker_command() -> anyhow::Result<WorkerCommand> {
 /// The names, for clap's value parser.
 pub fn names() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(ALL.iter().map(|executor| executor.name))
+}
+
+/// The executors that `runtime-lab serve` can run.
+pub fn serving_names() -> Vec<&'static str> {
+    ALL.iter()
+        .filter(|executor| executor.serve.is_some())
+        .map(|executor| executor.name)
+        .collect()
 }
 
 /// Finds an executor by name and checks that it can run here.

@@ -5,5 +5,6 @@
 pub mod cli;
 pub mod executors;
 pub mod limits;
+pub mod serve;
 pub mod sweep;
 pub mod upstream;

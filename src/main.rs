@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use runtime_lab::cli::{self, Cli, Command, RunArgs, ServeArgs};
+use runtime_lab::cli::{self, Cli, Command, RunArgs, ServeFeaturesArgs};
 use runtime_lab::{executors, limits, sweep, upstream};
 use std::io::Write;
 use std::process::ExitCode;
@@ -18,6 +18,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::ServeFeatures(args) => serve_features(&args),
+        Command::Serve(args) => runtime_lab::serve::run(&args),
         Command::ProcessWorker => exec_processes::serve(std::io::stdin().lock(), std::io::stdout())
             .context("processes worker failed"),
         Command::Sweep(args) => sweep::run(&args),
@@ -105,7 +106,7 @@ fn list() {
     }
 }
 
-fn serve_features(args: &ServeArgs) -> anyhow::Result<()> {
+fn serve_features(args: &ServeFeaturesArgs) -> anyhow::Result<()> {
     if args.exit_with_parent {
         upstream::exit_with_parent()?;
     }

@@ -29,6 +29,7 @@
 //! ```
 
 use hyper_util::rt::TokioIo;
+use pipeline::serve::{Answer, AsyncService, Control, Preprocess, PreprocessJob};
 use pipeline::{AsyncFetcher, BatchError, BatchOutcome, Connect, RunClock, RunReport, Workload};
 use std::io;
 use std::net::SocketAddr;
@@ -36,7 +37,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
-use tokio::runtime::Builder;
+use tokio::runtime::{Builder, Runtime};
 use tokio::task::JoinSet;
 
 /// The name of [`Flavor::MultiThread`] in `runtime-lab list` and in reports.
@@ -85,6 +86,9 @@ pub enum Error {
     /// The runtime could not be built (its threads or its I/O driver failed to start).
     #[error("cannot build the tokio runtime")]
     Runtime(#[source] io::Error),
+    /// The listener could not be handed to the runtime.
+    #[error("cannot listen")]
+    Listen(#[source] io::Error),
     /// A batch task panicked; its batches were lost.
     #[error("a batch task failed")]
     Task(#[source] tokio::task::JoinError),
@@ -113,7 +117,100 @@ impl Connect for TokioConnect {
 pub fn run(workload: &Workload, flavor: Flavor) -> Result<RunReport, Error> {
     workload.validate()?;
     let clock = RunClock::start();
-    let runtime = match flavor {
+    let runtime = runtime(workload, flavor)?;
+
+    // On the multi-thread runtime, block_on's own future runs on this thread,
+    // outside the workers, and every wake-up of it is a thread switch; as
+    // tokio's docs advise, it only spawns the coordinator, so that spawning
+    // and collecting ten thousand batch tasks happen on a worker. (On the
+    // current-thread runtime both are the one thread anyway.)
+    let coordinator = runtime.spawn(run_batches(workload.clone(), flavor));
+    let outcomes = runtime.block_on(async { coordinator.await.map_err(Error::Task)? })?;
+    Ok(clock.finish(workload, flavor.name(), outcomes))
+}
+
+/// Serves `GET /predict?id=N` on `listener` until `control` is stopped.
+///
+/// The flavour decides where a request's CPU work runs, exactly as in
+/// [`run`]: inline on a worker of the pool (`tokio-mt`), inline on the one
+/// event loop (`tokio-ct`: one request's preprocess holds up every other
+/// connection), or on the blocking pool (`tokio-ct-offload`). `workload.batches`
+/// is the fan-out of one request. Several `tokio-ct` processes can share one
+/// port when each gets an `SO_REUSEPORT` listener ([`pipeline::serve::reuseport_listener`]).
+pub fn serve(
+    listener: std::net::TcpListener,
+    workload: &Workload,
+    flavor: Flavor,
+    control: &Control,
+) -> Result<(), Error> {
+    workload.validate()?;
+    let runtime = runtime(workload, flavor)?;
+    let cpu = match flavor {
+        Flavor::CurrentThreadOffload => Cpu::Offload,
+        Flavor::MultiThread | Flavor::CurrentThread => Cpu::Inline,
+    };
+    let service = Arc::new(AsyncService::new(TokioConnect, workload, cpu));
+    // As in `run`, the accept loop is spawned so that it runs on a worker.
+    let accept = runtime.spawn(accept_loop(listener, service, control.clone()));
+    runtime.block_on(async { accept.await.map_err(Error::Task)? })
+}
+
+/// Accepts connections and spawns one task per connection until stopped.
+async fn accept_loop(
+    listener: std::net::TcpListener,
+    service: Arc<AsyncService<TokioConnect, Cpu>>,
+    control: Control,
+) -> Result<(), Error> {
+    listener.set_nonblocking(true).map_err(Error::Listen)?;
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(Error::Listen)?;
+    control.ready();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = control.stopped() => return Ok(()),
+        };
+        match accepted {
+            Ok((stream, _peer)) => {
+                let _ = stream.set_nodelay(true);
+                let service = Arc::clone(&service);
+                // A connection's errors (a client that leaves mid-request) end that connection only.
+                tokio::spawn(pipeline::serve::serve_connection(
+                    service,
+                    TokioIo::new(stream),
+                ));
+            }
+            // Out of file descriptors, say: wait a little rather than spin.
+            Err(error) => {
+                eprintln!("warning: accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Where a served request's CPU work runs.
+#[derive(Debug, Clone, Copy)]
+enum Cpu {
+    /// On the thread that polls the request.
+    Inline,
+    /// On the blocking pool (`spawn_blocking`), while the event loop goes on.
+    Offload,
+}
+
+impl Preprocess for Cpu {
+    async fn preprocess(&self, job: PreprocessJob) -> Answer {
+        match self {
+            Cpu::Inline => job.run(),
+            Cpu::Offload => tokio::task::spawn_blocking(move || job.run())
+                .await
+                .unwrap_or_else(|lost| Answer::error(500, &format!("preprocess lost: {lost}"))),
+        }
+    }
+}
+
+/// Builds the runtime of `flavor`, explicitly, so that its settings are visible.
+fn runtime(workload: &Workload, flavor: Flavor) -> Result<Runtime, Error> {
+    match flavor {
         Flavor::MultiThread => Builder::new_multi_thread()
             .worker_threads(workload.workers)
             .thread_name("tokio-mt-worker")
@@ -128,16 +225,7 @@ pub fn run(workload: &Workload, flavor: Flavor) -> Result<RunReport, Error> {
             .enable_all()
             .build(),
     }
-    .map_err(Error::Runtime)?;
-
-    // On the multi-thread runtime, block_on's own future runs on this thread,
-    // outside the workers, and every wake-up of it is a thread switch; as
-    // tokio's docs advise, it only spawns the coordinator, so that spawning
-    // and collecting ten thousand batch tasks happen on a worker. (On the
-    // current-thread runtime both are the one thread anyway.)
-    let coordinator = runtime.spawn(run_batches(workload.clone(), flavor));
-    let outcomes = runtime.block_on(async { coordinator.await.map_err(Error::Task)? })?;
-    Ok(clock.finish(workload, flavor.name(), outcomes))
+    .map_err(Error::Runtime)
 }
 
 /// What every batch task shares; spawned tasks must own it, hence the `Arc`.

@@ -59,6 +59,7 @@ mod http;
 mod kernel;
 mod report;
 mod retry;
+pub mod serve;
 mod workload;
 
 pub use error::{BatchError, Error};

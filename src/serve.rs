@@ -1,0 +1,205 @@
+//! `runtime-lab serve`: one serving model behind an HTTP port, fed by a feature store.
+//!
+//! The executor crates own the servers (`exec_tokio::serve` and its
+//! siblings); this module only prepares what they share: the port (checked
+//! before anything starts, so a port in use is a usage error), the upstream
+//! (an embedded feature store child, or `--upstream`), one calibration, the
+//! signal handling, the readiness line, and, for the models that are several
+//! processes on one port (`tokio-ct --workers W`, `processes`), the child
+//! processes themselves. Each child is this binary again with
+//! `--prefork-child`: it listens on the same port with `SO_REUSEPORT`, uses
+//! the parent's feature store and calibration, and has a GIL of its own.
+
+use crate::cli::{FaultArgs, ServeArgs};
+use crate::executors::{self, Serve};
+use crate::limits;
+use crate::upstream::{self, Upstream, UsageError};
+use anyhow::{Context, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use pipeline::Workload;
+use pipeline::serve::{Control, READY_PREFIX, reuseport_listener};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// How long `serve` waits for an external upstream to answer its probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often a multi-process server looks for a child that died.
+const CHILD_POLL: Duration = Duration::from_millis(200);
+
+/// Runs `runtime-lab serve` until SIGINT or SIGTERM.
+pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
+    let executor = executors::find(&args.executor)?;
+    let Some(serve) = executor.serve.as_ref() else {
+        return Err(UsageError(format!(
+            "{} is not a serving model; serve one of: {}",
+            executor.name,
+            executors::serving_names().join(", ")
+        ))
+        .into());
+    };
+    if args.prefork_child {
+        return serve_as_child(args, serve);
+    }
+    // A plain bind fails on a port that any other socket holds, even one
+    // with SO_REUSEPORT, which the servers' own binds below would share.
+    let addr = TcpListener::bind(args.addr)
+        .and_then(|probe| probe.local_addr())
+        .map_err(|error| UsageError(format!("cannot listen on {}: {error}", args.addr)))?;
+    // Every keep-alive connection holds a descriptor.
+    limits::raise_open_file_limit();
+    let upstream = Upstream::prepare(
+        args.upstream.as_deref(),
+        &FaultArgs::default(),
+        PROBE_TIMEOUT,
+    )?;
+    let workload = args.workload(upstream.url())?;
+    let control = Control::new();
+    stop_on_signals(&control)?;
+    match (serve.processes)(workload.workers) {
+        0 => {
+            let listener = listen(addr)?;
+            announce_when_ready(&control, addr);
+            (serve.run)(listener, &workload, &control)
+        }
+        processes => {
+            serve_with_children(args, &workload, upstream.url(), addr, processes, &control)
+        }
+    }
+}
+
+/// One process of a multi-process server: serve on the parent's port with
+/// the parent's upstream and calibration until told to stop.
+fn serve_as_child(args: &ServeArgs, serve: &Serve) -> anyhow::Result<()> {
+    upstream::exit_with_parent()?;
+    let upstream_url = args
+        .upstream
+        .as_deref()
+        .context("a server process started by a parent needs its --upstream")?;
+    limits::raise_open_file_limit();
+    let workload = args.workload(upstream_url)?;
+    let listener = listen(args.addr)?;
+    let control = Control::new();
+    stop_on_signals(&control)?;
+    announce_when_ready(&control, args.addr);
+    (serve.run)(listener, &workload, &control)
+}
+
+/// Starts `processes` children on `addr`, announces the server once every
+/// child listens, and stops them all when `control` is stopped or one dies.
+fn serve_with_children(
+    args: &ServeArgs,
+    workload: &Workload,
+    upstream_url: &str,
+    addr: SocketAddr,
+    processes: usize,
+    control: &Control,
+) -> anyhow::Result<()> {
+    let program = std::env::current_exe().context("cannot find the runtime-lab binary")?;
+    let mut children = Children(Vec::with_capacity(processes));
+    for index in 0..processes {
+        let mut command = Command::new(&program);
+        command
+            .arg("serve")
+            .args(["--executor", &args.executor, "--workers", "1"])
+            .args(["--addr", &addr.to_string(), "--upstream", upstream_url])
+            .args(["--fanout", &args.fanout.to_string()])
+            .args(["--io-ms", &args.io_ms.to_string()])
+            .args(["--cpu-ms", &args.cpu_ms.to_string()])
+            .args(["--cpu-rounds", &workload.cpu_rounds.to_string()])
+            .args(["--features", &args.features.to_string()])
+            .args(["--connections", workload.connections.as_str()])
+            .arg("--prefork-child");
+        if args.gil {
+            command.arg("--gil");
+        }
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot start server process {index}"))?;
+        children.0.push(child);
+    }
+    for (index, child) in children.0.iter_mut().enumerate() {
+        let stdout = child.stdout.take().expect("stdout was piped");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .with_context(|| format!("server process {index} said nothing"))?;
+        if !line.starts_with(READY_PREFIX) {
+            bail!("server process {index} did not start (said {line:?})");
+        }
+    }
+    announce(addr);
+    while !control.wait_stopped(CHILD_POLL) {
+        for (index, child) in children.0.iter_mut().enumerate() {
+            if let Ok(Some(status)) = child.try_wait() {
+                bail!("server process {index} exited ({status}); stopping the others");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Child server processes, stopped with SIGTERM and reaped when dropped, so
+/// that no process outlives the server, whichever way it ends.
+struct Children(Vec<Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for child in &self.0 {
+            if let Ok(pid) = i32::try_from(child.id()) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+            }
+        }
+        for child in &mut self.0 {
+            let _ = child.wait();
+        }
+    }
+}
+
+fn listen(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    reuseport_listener(addr)
+        .map_err(|error| UsageError(format!("cannot listen on {addr}: {error}")).into())
+}
+
+/// Stops `control` on the first SIGINT or SIGTERM.
+fn stop_on_signals(control: &Control) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("cannot handle signals")?;
+    let control = control.clone();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if signals.forever().next().is_some() {
+                control.stop();
+            }
+        })
+        .context("cannot start the signal thread")?;
+    Ok(())
+}
+
+/// Prints the readiness line once the server says it is ready.
+fn announce_when_ready(control: &Control, addr: SocketAddr) {
+    let control = control.clone();
+    let spawned = std::thread::Builder::new()
+        .name("readiness".into())
+        .spawn(move || {
+            if control.wait_ready() {
+                announce(addr);
+            }
+        });
+    if let Err(error) = spawned {
+        eprintln!("warning: no readiness line: {error}");
+    }
+}
+
+/// The one readiness line that a parent process or a test waits for.
+fn announce(addr: SocketAddr) {
+    println!("{READY_PREFIX}{addr}");
+    let _ = std::io::stdout().flush();
+}
