@@ -64,7 +64,9 @@ pub const ALL: &[Executor] = &[
         run: |workload| Ok(exec_threads::run(workload)?),
         available: always,
         in_flight: Workload::in_flight_limit,
-        serve: None,
+        serve: in_process(|listener, workload, control| {
+            Ok(exec_threads::serve(listener, workload, control)?)
+        }),
     },
     Executor {
         name: exec_rayon::NAME,
@@ -90,7 +92,13 @@ pub const ALL: &[Executor] = &[
         available: always,
         // The parent holds three pipes per worker; the sockets are the workers'.
         in_flight: |workload| 3 * workload.workers.min(workload.in_flight_limit()),
-        serve: None,
+        // W blocking processes on one port, one request at a time each (gunicorn sync).
+        serve: Some(Serve {
+            run: |listener, workload, control| {
+                Ok(exec_processes::serve(listener, workload, control)?)
+            },
+            processes: |workers| workers,
+        }),
     },
     Executor {
         name: exec_tokio::NAME_CT,
@@ -157,7 +165,9 @@ pub const ALL: &[Executor] = &[
         run: |workload| Ok(exec_smol::run(workload)?),
         available: always,
         in_flight: Workload::in_flight_limit,
-        serve: None,
+        serve: in_process(|listener, workload, control| {
+            Ok(exec_smol::serve(listener, workload, control)?)
+        }),
     },
     Executor {
         name: exec_async_std::NAME,
@@ -165,7 +175,9 @@ pub const ALL: &[Executor] = &[
         run: |workload| Ok(exec_async_std::run(workload)?),
         available: always,
         in_flight: Workload::in_flight_limit,
-        serve: None,
+        serve: in_process(|listener, workload, control| {
+            Ok(exec_async_std::serve(listener, workload, control)?)
+        }),
     },
     Executor {
         name: exec_glommio::NAME,
@@ -179,7 +191,9 @@ pub const ALL: &[Executor] = &[
             })
         },
         in_flight: Workload::in_flight_limit,
-        serve: None,
+        serve: in_process(|listener, workload, control| {
+            Ok(exec_glommio::serve(listener, workload, control)?)
+        }),
     },
 ];
 

@@ -19,7 +19,7 @@ fn main() -> ExitCode {
         }
         Command::ServeFeatures(args) => serve_features(&args),
         Command::Serve(args) => runtime_lab::serve::run(&args),
-        Command::ProcessWorker => exec_processes::serve(std::io::stdin().lock(), std::io::stdout())
+        Command::ProcessWorker => exec_processes::work(std::io::stdin().lock(), std::io::stdout())
             .context("processes worker failed"),
         Command::Sweep(args) => sweep::run(&args),
     };

@@ -23,8 +23,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use async_std::net::TcpStream;
+use async_std::net::{TcpListener, TcpStream};
 use async_std::task;
+use pipeline::serve::{AsyncService, Control, Inline, serve_connection};
 use pipeline::{AsyncFetcher, BatchOutcome, Connect, FuturesIo, RunClock, RunReport, Workload};
 use std::io;
 use std::net::SocketAddr;
@@ -42,6 +43,9 @@ pub enum Error {
     /// The workload cannot be run.
     #[error(transparent)]
     Workload(#[from] pipeline::Error),
+    /// The listener could not be switched to non-blocking mode.
+    #[error("cannot listen")]
+    Listen(#[source] io::Error),
 }
 
 /// Opens async-std TCP connections for the shared [`AsyncFetcher`].
@@ -86,6 +90,41 @@ pub fn run(workload: &Workload) -> Result<RunReport, Error> {
         outcomes
     });
     Ok(clock.finish(workload, NAME, outcomes))
+}
+
+/// Serves `GET /predict?id=N` on `listener` until `control` is stopped.
+///
+/// This thread accepts connections and spawns each as a task on async-std's
+/// global executor, with the CPU work inline in the task.
+pub fn serve(
+    listener: std::net::TcpListener,
+    workload: &Workload,
+    control: &Control,
+) -> Result<(), Error> {
+    workload.validate()?;
+    let service = Arc::new(AsyncService::new(AsyncStdConnect, workload, Inline));
+    task::block_on(async {
+        listener.set_nonblocking(true).map_err(Error::Listen)?;
+        let listener = TcpListener::from(listener);
+        control.ready();
+        while let Some(accepted) = control.until_stopped(listener.accept()).await {
+            match accepted {
+                Ok((stream, _peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    task::spawn(serve_connection(
+                        Arc::clone(&service),
+                        FuturesIo::new(stream),
+                    ));
+                }
+                // Out of file descriptors, say: wait a little rather than spin.
+                Err(error) => {
+                    eprintln!("warning: accept failed: {error}");
+                    task::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
 /// What every batch task shares; `task::spawn` needs `'static` tasks, hence the `Arc`.

@@ -32,6 +32,7 @@ use glommio::{
     CpuSet, GlommioError, LocalExecutorBuilder, LocalExecutorPoolBuilder, Placement, PoolPlacement,
     ReactorErrorKind,
 };
+use pipeline::serve::{AsyncService, Control, Inline, serve_connection};
 use pipeline::{
     AsyncFetcher, BatchError, BatchOutcome, Connect, FuturesIo, RunClock, RunReport, Workload,
 };
@@ -41,7 +42,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 /// The name of this executor in `runtime-lab list` and in reports.
@@ -134,6 +135,88 @@ pub fn run(workload: &Workload) -> Result<RunReport, Error> {
         }
     }
     Ok(clock.finish(workload, NAME, outcomes))
+}
+
+/// Serves `GET /predict?id=N` thread-per-core until `control` is stopped:
+/// one executor per worker, each with its own listener on `listener`'s port
+/// (glommio binds with `SO_REUSEPORT`, so the kernel spreads connections over
+/// the cores), its own connections, fetcher and CPU work, and nothing shared.
+///
+/// `listener` holds the port until every executor listens on it too; then
+/// the last one to bind closes it and marks the server ready.
+pub fn serve(
+    listener: std::net::TcpListener,
+    workload: &Workload,
+    control: &Control,
+) -> Result<(), Error> {
+    workload.validate()?;
+    available()?;
+    let addr = listener
+        .local_addr()
+        .map_err(|error| Error::Executor(format!("cannot read the listening address: {error}")))?;
+    let n_shards = workload.workers;
+    let handoff = Arc::new(PortHandoff {
+        listener: Mutex::new(Some(listener)),
+        listening: AtomicUsize::new(0),
+    });
+    let shards = LocalExecutorPoolBuilder::new(placement(n_shards))
+        .name("glommio-server")
+        .io_memory(IO_MEMORY)
+        .on_all_shards({
+            let (workload, control) = (workload.clone(), control.clone());
+            move || async move { serve_shard(workload, addr, control, handoff, n_shards).await }
+        })
+        .map_err(|error| Error::Executor(describe(&error)))?;
+    for shard in shards.join_all() {
+        shard
+            .map_err(|error| Error::Executor(describe(&error)))?
+            .map_err(Error::Executor)?;
+    }
+    Ok(())
+}
+
+/// The caller's listener, kept until every shard listens on the same port.
+struct PortHandoff {
+    listener: Mutex<Option<std::net::TcpListener>>,
+    listening: AtomicUsize,
+}
+
+/// One shard of the server: accept on this core, serve on this core.
+async fn serve_shard(
+    workload: Workload,
+    addr: SocketAddr,
+    control: Control,
+    handoff: Arc<PortHandoff>,
+    n_shards: usize,
+) -> Result<(), String> {
+    let listener = TcpListener::bind(addr).map_err(|error| describe(&error))?;
+    if handoff.listening.fetch_add(1, Ordering::SeqCst) + 1 == n_shards {
+        drop(
+            handoff
+                .listener
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take(),
+        );
+        control.ready();
+    }
+    // Tasks never leave this thread, so the service is shared with an `Rc`.
+    let service = Rc::new(AsyncService::new(GlommioConnect, &workload, Inline));
+    while let Some(accepted) = control.until_stopped(listener.accept()).await {
+        match accepted {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                let connection = serve_connection(Rc::clone(&service), FuturesIo::new(stream));
+                glommio::spawn_local(connection).detach();
+            }
+            // Out of file descriptors, say: wait a little rather than spin.
+            Err(error) => {
+                eprintln!("warning: accept failed: {error}");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// glommio pre-registers this much memory with io_uring for file I/O (10 MiB

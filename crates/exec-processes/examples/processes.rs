@@ -1,7 +1,7 @@
 //! Worker processes fed over pipes, with `--gil`: each process has its own
 //! lock, so CPU work that one shared lock would serialize runs in parallel.
 //!
-//! A worker program is any program that calls `exec_processes::serve` on its
+//! A worker program is any program that calls `exec_processes::work` on its
 //! stdin and stdout. This example is its own worker: started with the
 //! argument `worker`, it serves; started plainly, it re-executes itself as
 //! the workers (`std::env::current_exe()`), the way `multiprocessing` spawns
@@ -21,7 +21,7 @@ const WORKER_ARG: &str = "worker";
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Worker mode: answer batches until the parent closes our stdin.
     if std::env::args().nth(1).as_deref() == Some(WORKER_ARG) {
-        exec_processes::serve(io::stdin().lock(), io::stdout())?;
+        exec_processes::work(io::stdin().lock(), io::stdout())?;
         return Ok(());
     }
 

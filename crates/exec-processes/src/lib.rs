@@ -14,7 +14,7 @@
 //! The requests allowed in flight are split evenly between the workers, and
 //! the parent hands a worker its next batch when one of its own is done.
 //!
-//! The worker program is any program that calls [`serve`] on its stdin and
+//! The worker program is any program that calls [`work`] on its stdin and
 //! stdout; `runtime-lab` does so in a hidden subcommand, and [`WorkerCommand`]
 //! says how to start it.
 //!
@@ -32,6 +32,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use pipeline::serve::{BlockingService, Control, STOP_POLL};
 use pipeline::{
     BatchError, BatchOutcome, BlockingFetcher, Processed, RunClock, RunReport, Workload,
 };
@@ -39,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Write};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, mpsc};
@@ -72,6 +74,9 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The listener could not be handed to the HTTP server.
+    #[error("cannot listen")]
+    Listen(#[source] io::Error),
     /// A worker could not read or write its pipes.
     #[error("worker pipe failed")]
     Pipe(#[source] io::Error),
@@ -82,7 +87,7 @@ pub enum Error {
 
 /// How to start a worker process: a program and its arguments.
 ///
-/// The program must call [`serve`] on its stdin and stdout. For the
+/// The program must call [`work`] on its stdin and stdout. For the
 /// `runtime-lab` binary that is `WorkerCommand::new(path).arg("process-worker")`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerCommand {
@@ -187,12 +192,36 @@ pub fn run(workload: &Workload, worker: &WorkerCommand) -> Result<RunReport, Err
     Ok(report)
 }
 
-/// Serves as a worker: reads the workload and then batch ids from `input`,
+/// Serves `GET /predict?id=N` on `listener` as one process of a prefork
+/// server, one request at a time, until `control` is stopped.
+///
+/// This is a gunicorn sync worker: the process takes a request, blocks in its
+/// fetches, preprocesses and answers, and only then takes the next. W such
+/// processes listen on one port with `SO_REUSEPORT` (`runtime-lab serve -e
+/// processes` starts them), so W requests run at once, each process with its
+/// own memory and its own emulated GIL. tiny_http reads connections on
+/// threads of its own; only this thread runs requests.
+pub fn serve(listener: TcpListener, workload: &Workload, control: &Control) -> Result<(), Error> {
+    workload.validate()?;
+    let server = BlockingService::server(listener).map_err(Error::Listen)?;
+    let service = BlockingService::new(workload);
+    control.ready();
+    while !control.is_stopped() {
+        match server.recv_timeout(STOP_POLL) {
+            Ok(Some(request)) => service.handle(request),
+            Ok(None) => {}
+            Err(error) => eprintln!("warning: accept failed: {error}"),
+        }
+    }
+    Ok(())
+}
+
+/// Works as a worker of [`run`]: reads the workload and then batch ids from `input`,
 /// one JSON message a line, and answers one line per batch on `output`.
 ///
 /// Each batch runs on its own thread, so a worker overlaps the requests the
 /// parent allows it. Returns when `input` ends, after the last batch is answered.
-pub fn serve(input: impl BufRead, output: impl Write + Send) -> Result<(), Error> {
+pub fn work(input: impl BufRead, output: impl Write + Send) -> Result<(), Error> {
     let mut lines = input.lines();
     let workload = match lines.next().transpose().map_err(Error::Pipe)? {
         Some(line) => match serde_json::from_str(&line) {
@@ -513,11 +542,11 @@ mod tests {
     }
 
     #[test]
-    fn serve_answers_nothing_without_a_workload_and_rejects_garbage() {
+    fn work_answers_nothing_without_a_workload_and_rejects_garbage() {
         let mut output = Vec::new();
-        serve(&b""[..], &mut output).expect("an empty input is a clean exit");
+        work(&b""[..], &mut output).expect("an empty input is a clean exit");
         assert!(output.is_empty());
-        let error = serve(&b"{\"type\":\"batch\",\"id\":1}\n"[..], &mut output)
+        let error = work(&b"{\"type\":\"batch\",\"id\":1}\n"[..], &mut output)
             .expect_err("a batch before the workload");
         assert!(matches!(error, Error::Protocol(_)), "{error}");
     }

@@ -21,11 +21,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use pipeline::serve::{AsyncService, Control, Inline, serve_connection};
 use pipeline::{AsyncFetcher, BatchOutcome, Connect, FuturesIo, RunClock, RunReport, Workload};
 use smol::Executor;
-use smol::net::TcpStream;
+use smol::net::{TcpListener, TcpStream};
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -39,6 +41,9 @@ pub enum Error {
     /// The workload cannot be run.
     #[error(transparent)]
     Workload(#[from] pipeline::Error),
+    /// The listener could not be registered with the reactor.
+    #[error("cannot listen")]
+    Listen(#[source] io::Error),
     /// The OS refused to start an executor thread.
     #[error("cannot spawn executor thread {index} of {wanted}")]
     Spawn {
@@ -114,6 +119,56 @@ pub fn run(workload: &Workload) -> Result<RunReport, Error> {
         Ok::<_, Error>(outcomes)
     })?;
     Ok(clock.finish(workload, NAME, outcomes))
+}
+
+/// Serves `GET /predict?id=N` on `listener` until `control` is stopped.
+///
+/// This thread accepts connections; each becomes a task of one executor run
+/// by `workload.workers` threads, with the CPU work inline in the task, so a
+/// busy thread leaves the other connections to the others.
+pub fn serve(
+    listener: std::net::TcpListener,
+    workload: &Workload,
+    control: &Control,
+) -> Result<(), Error> {
+    workload.validate()?;
+    // `Async` registers the socket with async-io's reactor, in non-blocking mode.
+    let listener = TcpListener::try_from(listener).map_err(Error::Listen)?;
+    let service = Arc::new(AsyncService::new(SmolConnect, workload, Inline));
+    let executor = Executor::new();
+    let (stop, stopped) = smol::channel::unbounded::<()>();
+    std::thread::scope(|scope| {
+        // Dropped on every way out of this closure, which ends the executor threads.
+        let stop = stop;
+        for index in 0..workload.workers {
+            let (executor, stopped) = (&executor, stopped.clone());
+            std::thread::Builder::new()
+                .name(format!("smol-{index}"))
+                .spawn_scoped(scope, move || smol::block_on(executor.run(stopped.recv())))
+                .map_err(|source| Error::Spawn {
+                    index,
+                    wanted: workload.workers,
+                    source,
+                })?;
+        }
+        control.ready();
+        while let Some(accepted) = smol::block_on(control.until_stopped(listener.accept())) {
+            match accepted {
+                Ok((stream, _peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let connection = serve_connection(Arc::clone(&service), FuturesIo::new(stream));
+                    executor.spawn(connection).detach();
+                }
+                // Out of file descriptors, say: wait a little rather than spin.
+                Err(error) => {
+                    eprintln!("warning: accept failed: {error}");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
+        drop(stop);
+        Ok(())
+    })
 }
 
 /// One task: fetch and preprocess batches until none are left.

@@ -165,9 +165,8 @@ async fn accept_loop(
     let listener = tokio::net::TcpListener::from_std(listener).map_err(Error::Listen)?;
     control.ready();
     loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = control.stopped() => return Ok(()),
+        let Some(accepted) = control.until_stopped(listener.accept()).await else {
+            return Ok(());
         };
         match accepted {
             Ok((stream, _peer)) => {

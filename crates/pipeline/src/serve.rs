@@ -20,6 +20,7 @@
 use crate::{AsyncFetcher, BatchError, BlockingFetcher, Connect, Workload, combine_digests};
 use bytes::Bytes;
 use event_listener::{Event, Listener};
+use futures_util::future::{Either, select};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -29,7 +30,8 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::ops::Range;
+use std::ops::{Deref, Range};
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -246,17 +248,17 @@ impl<C: Connect, P: Preprocess> AsyncService<C, P> {
 /// time per connection, each answered by [`AsyncService::respond`].
 ///
 /// The returned future needs no runtime: the executor spawns it as a task.
-pub async fn serve_connection<C, P, Io>(
-    service: Arc<AsyncService<C, P>>,
-    io: Io,
-) -> Result<(), hyper::Error>
+/// `service` is an `Arc` on a multi-thread runtime, and may be an `Rc` on a
+/// thread-per-core one, whose tasks never leave their thread.
+pub async fn serve_connection<S, C, P, Io>(service: S, io: Io) -> Result<(), hyper::Error>
 where
+    S: Deref<Target = AsyncService<C, P>> + Clone,
     C: Connect,
     P: Preprocess,
     Io: hyper::rt::Read + hyper::rt::Write + Unpin,
 {
     let handler = hyper::service::service_fn(move |request: Request<Incoming>| {
-        let service = Arc::clone(&service);
+        let service = service.clone();
         async move {
             let method = request.method().as_str().to_owned();
             let target = request
@@ -378,6 +380,18 @@ impl Control {
                 return;
             }
             listener.await;
+        }
+    }
+
+    /// Runs `future` until it completes (`Some` of its output) or until
+    /// [`Control::stop`] is called (`None`), on any runtime: an accept loop
+    /// awaits each accept through it.
+    pub async fn until_stopped<F: Future>(&self, future: F) -> Option<F::Output> {
+        let future = pin!(future);
+        let stopped = pin!(self.stopped());
+        match select(future, stopped).await {
+            Either::Left((output, _)) => Some(output),
+            Either::Right(((), _)) => None,
         }
     }
 
