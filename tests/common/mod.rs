@@ -151,3 +151,142 @@ pub fn fastest_of(runs: usize, args: &[&str]) -> serde_json::Value {
         .min_by(|a, b| number(a, "wall_ms").total_cmp(&number(b, "wall_ms")))
         .expect("at least one run")
 }
+
+/// A `runtime-lab serve` process, stopped with SIGTERM (or killed) on drop.
+pub struct ServerProcess {
+    child: std::process::Child,
+    /// The address it listens on, from its readiness line.
+    pub addr: std::net::SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `runtime-lab serve ARGS --addr 127.0.0.1:0` and waits for its readiness line.
+    pub fn start(args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = runtime_lab()
+            .arg("serve")
+            .args(args)
+            .args(["--addr", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("runtime-lab serve starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("readiness line");
+        let addr = line
+            .trim()
+            .strip_prefix(pipeline::serve::READY_PREFIX)
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected readiness line {line:?} from serve {args:?}"));
+        ServerProcess { child, addr }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `GET target` on a new connection: the status and the body.
+    pub fn get(&self, target: &str) -> (u16, String) {
+        http_get(self.addr, target)
+    }
+
+    /// Sends SIGTERM and waits, at most `within`, for the exit status.
+    pub fn terminate(&mut self, within: std::time::Duration) -> Option<std::process::ExitStatus> {
+        signal(self.pid(), "TERM");
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            signal(self.pid(), "TERM");
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Sends a signal with kill(1), so the tests need no signal crate of their own.
+pub fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .status();
+}
+
+/// `GET target` from `addr` on a new connection (`Connection: close`): the
+/// status and the body.
+pub fn http_get(addr: std::net::SocketAddr, target: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("the server accepts");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("a read timeout");
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("the request is sent");
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).expect("the reply is read");
+    let reply = String::from_utf8_lossy(&reply);
+    let status = reply
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP reply: {reply:?}"));
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, body)| body)
+        .to_owned();
+    (status, body)
+}
+
+/// Every process descended from `pid`, found through /proc.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|child| {
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).ok()?;
+            let after_name = &stat[stat.rfind(')')? + 2..];
+            let parent = after_name.split_whitespace().nth(1)?.parse().ok()?;
+            Some((child, parent))
+        })
+        .collect();
+    let mut found = vec![pid];
+    let mut index = 0;
+    while index < found.len() {
+        let parent = found[index];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        index += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// Whether process `pid` still exists (and is not a zombie).
+pub fn is_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+    })
+}
