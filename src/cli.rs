@@ -376,7 +376,7 @@ pub struct SweepArgs {
     #[arg(long)]
     pub quick: bool,
 
-    /// Figures to produce, e.g. `1,3,7` [default: all eight].
+    /// Figures to produce, e.g. `1,3,7` [default: all eight; with --server, all three].
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=8))]
     pub figures: Vec<u8>,
 
@@ -384,9 +384,19 @@ pub struct SweepArgs {
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(crate::sweep::plan::DESIGN_EXECUTORS))]
     pub executors: Vec<String>,
 
-    /// Runs per point: each point is their median, with min-max whiskers.
-    #[arg(long, value_name = "R", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub repeat: u32,
+    /// Runs per point: each point is their median, with min-max whiskers
+    /// [default: 3; with --server, 1 quick and 2 full].
+    #[arg(long, value_name = "R", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: Option<u32>,
+
+    /// The server figures instead: max sustainable RPS vs workers, latency
+    /// vs offered load, memory vs keep-alive connections (`serve` under `load`).
+    #[arg(long)]
+    pub server: bool,
+
+    /// Override the length of each load probe of a server sweep (tests shrink sweeps with it).
+    #[arg(long, value_name = "MS", hide = true, value_parser = clap::value_parser!(u64).range(50..=600_000))]
+    pub probe_ms: Option<u64>,
 
     /// Output folder (default: `reports/<date>-<quick|full>-<cores>c`).
     #[arg(long, value_name = "DIR")]

@@ -16,6 +16,7 @@ pub mod plot;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod serving;
 
 use crate::cli::SweepArgs;
 use crate::executors;
@@ -43,6 +44,9 @@ pub struct OutDirError {
 
 /// Runs the sweep that `args` describe and writes its report folder.
 pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
+    if args.server {
+        return serving::run(args);
+    }
     let started = Instant::now();
     let (date, started_at) = report::utc_now();
     let machine = Machine::detect();
@@ -93,15 +97,21 @@ fn sweep_into(
         .into_iter()
         .filter(|figure| args.figures.is_empty() || args.figures.contains(&figure.id))
         .collect();
-    let plan = Plan::new(selected, &scale, &limits, args.repeat, |name| {
-        statuses
-            .iter()
-            .find(|(known, _)| *known == name)
-            .map_or_else(
-                || Err("not an executor of DESIGN.md".to_owned()),
-                |(_, s)| s.clone(),
-            )
-    });
+    let plan = Plan::new(
+        selected,
+        &scale,
+        &limits,
+        args.repeat.unwrap_or(3),
+        |name| {
+            statuses
+                .iter()
+                .find(|(known, _)| *known == name)
+                .map_or_else(
+                    || Err("not an executor of DESIGN.md".to_owned()),
+                    |(_, s)| s.clone(),
+                )
+        },
+    );
 
     let upstream = crate::upstream::Upstream::prepare(
         args.upstream.as_deref(),
@@ -208,7 +218,7 @@ fn sweep_into(
 }
 
 /// Whether `name` runs in this sweep, or why not.
-fn executor_status(name: &str, selected: &[String]) -> Result<(), String> {
+pub(crate) fn executor_status(name: &str, selected: &[String]) -> Result<(), String> {
     if !selected.is_empty() && !selected.iter().any(|s| s == name) {
         return Err("not selected with --executors".to_owned());
     }
@@ -317,7 +327,7 @@ fn execute(plan: &Plan, runner: &runner::Runner) -> (HashMap<(usize, u32), Outco
 
 /// Creates `out` and proves it writable, before anything runs; says whether
 /// it created the folder.
-fn prepare_out_dir(out: &Path) -> Result<bool, OutDirError> {
+pub(crate) fn prepare_out_dir(out: &Path) -> Result<bool, OutDirError> {
     let error = |reason: String| OutDirError {
         path: out.to_owned(),
         reason,
@@ -341,13 +351,13 @@ fn prepare_out_dir(out: &Path) -> Result<bool, OutDirError> {
 
 /// A temporary name in `out` that keeps `name`'s extension (plotters picks
 /// the image format from it).
-fn partial(out: &Path, name: &str) -> PathBuf {
+pub(crate) fn partial(out: &Path, name: &str) -> PathBuf {
     out.join(format!(".partial-{name}"))
 }
 
 /// Writes `out/name` through a temporary file and a rename, so that a
 /// reader never sees half a file.
-fn write_atomically(out: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_atomically(out: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
     let temporary = partial(out, name);
     let path = out.join(name);
     std::fs::write(&temporary, bytes)

@@ -32,7 +32,8 @@ const PALETTE: [RGBColor; 11] = [
     RGBColor(0, 0, 128),
 ];
 
-fn colour(executor: &str) -> RGBColor {
+/// The colour of `executor`, the same in every figure of every sweep.
+pub fn colour(executor: &str) -> RGBColor {
     let index = DESIGN_EXECUTORS
         .iter()
         .position(|&name| name == executor)

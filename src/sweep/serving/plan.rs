@@ -1,0 +1,331 @@
+//! What `sweep --server` runs: the articles' three server figures, as data.
+//!
+//! Nothing here starts a process, so the budget of `--quick`, the figures'
+//! series and the search for a maximum rate are unit-tested as plain data.
+
+use serde::Serialize;
+use std::time::Duration;
+
+/// The serving models of DESIGN.md's table, in its order.
+pub const SERVING_MODELS: [&str; 8] = [
+    "tokio-ct",
+    "tokio-ct-offload",
+    "processes",
+    "threads",
+    "tokio-mt",
+    "smol",
+    "async-std",
+    "glommio",
+];
+
+/// The definition of "max sustainable": an offered rate is sustained when
+/// the achieved rate is at least this share of it ...
+pub const SUSTAINED_SHARE: f64 = 0.95;
+
+/// ... no request fails, and the p99 latency, measured from each request's
+/// intended start, stays under this many times the unloaded request time
+/// (`io_ms + cpu_ms`).
+pub const P99_BOUND_FACTOR: f64 = 10.0;
+
+/// The open-loop rates tried, as shares of the closed-loop throughput,
+/// highest first: the first one sustained is the maximum.
+pub const SEARCH_STEPS: [f64; 5] = [1.0, 0.9, 0.8, 0.65, 0.5];
+
+/// The scale of a server sweep.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServingScale {
+    /// `quick` or `full`, in the default output folder's name.
+    pub name: &'static str,
+    /// Upstream delay of every fetch.
+    pub io_ms: u64,
+    /// CPU time of every request: with `io_ms`, the articles' 80% / 20% mix.
+    pub cpu_ms: u64,
+    /// x values of the throughput figure.
+    pub workers: Vec<u32>,
+    /// x values of the latency figure, as shares of each model's maximum.
+    pub load_shares: Vec<f64>,
+    /// x values of the memory figure: keep-alive connections held at once.
+    pub connection_counts: Vec<u32>,
+    /// Measured length of one load probe.
+    pub probe: Duration,
+    /// Warm-up before each probe, not measured.
+    pub warmup: Duration,
+    /// Repeats per point: each point is their median.
+    pub repeat: u32,
+}
+
+impl ServingScale {
+    /// The articles' figures in full: 3 s probes, two repeats, 10,000 connections.
+    pub fn full() -> Self {
+        ServingScale {
+            name: "full",
+            io_ms: 20,
+            cpu_ms: 5,
+            workers: vec![1, 2, 4, 8, 16, 32],
+            load_shares: vec![0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2],
+            connection_counts: vec![100, 1_000, 5_000, 10_000],
+            probe: Duration::from_secs(3),
+            warmup: Duration::from_secs(1),
+            repeat: 2,
+        }
+    }
+
+    /// The same figures with 1 s probes, one repeat and fewer points: within
+    /// ten minutes on 2 cores (see [`ServingPlan::estimate`]).
+    pub fn quick() -> Self {
+        ServingScale {
+            name: "quick",
+            load_shares: vec![0.1, 0.3, 0.5, 0.7, 0.9, 1.0, 1.2],
+            connection_counts: vec![100, 1_000, 5_000],
+            probe: Duration::from_secs(1),
+            warmup: Duration::from_millis(300),
+            repeat: 1,
+            ..ServingScale::full()
+        }
+    }
+
+    /// The p99 above which a rate is not sustained, in milliseconds.
+    pub fn p99_bound_ms(&self) -> f64 {
+        P99_BOUND_FACTOR * (self.io_ms + self.cpu_ms) as f64
+    }
+
+    /// The machine's bound for this mix: every core busy with request CPU work.
+    pub fn cpu_bound_rps(&self, cores: usize) -> f64 {
+        cores as f64 * 1000.0 / self.cpu_ms as f64
+    }
+}
+
+/// One server configuration: a serving model, its workers, the GIL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Server {
+    /// The serving model (`--executor`).
+    pub executor: &'static str,
+    /// `--workers`.
+    pub workers: u32,
+    /// `--gil`.
+    pub gil: bool,
+}
+
+/// A curve: a serving model with the GIL on or off (and, in the latency
+/// figure, a fixed worker count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Series {
+    /// The serving model.
+    pub executor: &'static str,
+    /// `--gil`.
+    pub gil: bool,
+    /// Fixed workers, where the x axis is not the workers.
+    pub workers: Option<u32>,
+}
+
+impl Series {
+    const fn model(executor: &'static str) -> Self {
+        Series {
+            executor,
+            gil: false,
+            workers: None,
+        }
+    }
+
+    const fn with_gil(executor: &'static str) -> Self {
+        Series {
+            executor,
+            gil: true,
+            workers: None,
+        }
+    }
+
+    const fn at(executor: &'static str, workers: u32) -> Self {
+        Series {
+            executor,
+            gil: false,
+            workers: Some(workers),
+        }
+    }
+
+    /// The label in plots, tables and the CSV.
+    pub fn label(&self) -> String {
+        let mut label = self.executor.to_owned();
+        if let Some(workers) = self.workers {
+            label += &format!(" -w {workers}");
+        }
+        if self.gil {
+            label += " --gil";
+        }
+        label
+    }
+
+    /// The server of this series at `workers` (its own, when it has fixed ones).
+    pub fn server(&self, workers: u32) -> Server {
+        Server {
+            executor: self.executor,
+            workers: self.workers.unwrap_or(workers),
+            gil: self.gil,
+        }
+    }
+}
+
+/// What a figure's x axis varies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Axis {
+    /// Max sustainable RPS vs `--workers`.
+    Workers,
+    /// Latency percentiles vs offered load, as shares of the maximum.
+    Load,
+    /// Peak RSS of the server vs keep-alive connections held.
+    Connections,
+}
+
+/// One figure of the server sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figure {
+    /// 1 to 3.
+    pub id: u8,
+    /// The plot's caption.
+    pub title: &'static str,
+    /// What it reproduces, for REPORT.md.
+    pub reproduces: &'static str,
+    /// The x axis.
+    pub axis: Axis,
+    /// The curves.
+    pub series: Vec<Series>,
+}
+
+/// The three figures, with every series DESIGN.md's serving table names;
+/// `cores` fixes the workers of the latency and memory figures.
+pub fn figures(cores: u32) -> Vec<Figure> {
+    let pool = cores.max(1);
+    vec![
+        Figure {
+            id: 1,
+            title: "1. Max sustainable RPS vs workers (80% I/O, 20% CPU)",
+            reproduces: "the free-threading talk's RPS of an API at 1 to 32 threads or workers: GIL threads, free threads, processes, one or W event loops, work stealing",
+            axis: Axis::Workers,
+            series: vec![
+                Series::model("tokio-ct"),
+                Series::model("tokio-ct-offload"),
+                Series::with_gil("tokio-ct-offload"),
+                Series::model("processes"),
+                Series::with_gil("processes"),
+                Series::model("threads"),
+                Series::with_gil("threads"),
+                Series::model("tokio-mt"),
+                Series::model("smol"),
+                Series::model("async-std"),
+                Series::model("glommio"),
+            ],
+        },
+        Figure {
+            id: 2,
+            title: "2. Latency vs offered load (open loop, share of each model's max)",
+            reproduces: "the Python-vs-Go article's QPS, p50 and p99 table for FastAPI (1 and W uvicorn workers) and Gin, as curves that show where the knee is",
+            axis: Axis::Load,
+            series: vec![
+                Series::at("tokio-ct", 1),
+                Series::at("tokio-ct", pool),
+                Series::at("threads", 8 * pool),
+                Series::at("tokio-mt", pool),
+            ],
+        },
+        Figure {
+            id: 3,
+            title: "3. Server memory vs keep-alive connections",
+            reproduces: "the Python-vs-Go article's memory column: what each held connection costs a thread-per-connection server, an event loop and a work-stealing pool",
+            axis: Axis::Connections,
+            series: vec![
+                Series::at("threads", pool),
+                Series::at("processes", pool),
+                Series::at("tokio-ct", 1),
+                Series::at("tokio-mt", pool),
+                Series::at("smol", pool),
+                Series::at("async-std", pool),
+                Series::at("glommio", pool),
+            ],
+        },
+    ]
+}
+
+/// The load connections that drive `server` to its maximum: enough that
+/// every worker (and every process of a multi-process server, which the
+/// kernel picks per connection) has several.
+pub fn saturating_connections(server: &Server) -> u32 {
+    (4 * server.workers).clamp(32, 256)
+}
+
+/// A server sweep's figures and settings, and its cost estimate.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServingPlan {
+    /// The scale.
+    pub scale: ServingScale,
+    /// The figures that run, with only the series that can run here.
+    pub figures: Vec<Figure>,
+    /// Series named by a figure that do not run, and why.
+    pub absent: Vec<(String, String)>,
+}
+
+impl ServingPlan {
+    /// Estimated seconds: per point, the server's start and the probes a
+    /// search takes (one closed loop and, typically, two open-loop steps).
+    pub fn estimate(&self) -> Duration {
+        let probe = self.scale.probe + self.scale.warmup;
+        let start = Duration::from_millis(300);
+        let search = start + probe * 3;
+        let mut total = Duration::ZERO;
+        for figure in &self.figures {
+            let n_series = figure.series.len() as u32;
+            let per_series = match figure.axis {
+                Axis::Workers => search * self.scale.workers.len() as u32,
+                Axis::Load => search + probe * self.scale.load_shares.len() as u32,
+                Axis::Connections => (start + probe) * self.scale.connection_counts.len() as u32,
+            };
+            total += per_series * n_series * self.scale.repeat;
+        }
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_fits_ten_minutes_on_two_cores() {
+        let plan = ServingPlan {
+            scale: ServingScale::quick(),
+            figures: figures(2),
+            absent: Vec::new(),
+        };
+        assert!(
+            plan.estimate() < Duration::from_secs(540),
+            "{:?}",
+            plan.estimate()
+        );
+    }
+
+    #[test]
+    fn every_series_is_a_serving_model() {
+        for figure in figures(2) {
+            for series in &figure.series {
+                assert!(SERVING_MODELS.contains(&series.executor), "{series:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_mix_is_eighty_twenty_and_the_bound_follows() {
+        let scale = ServingScale::quick();
+        let io_share = scale.io_ms as f64 / (scale.io_ms + scale.cpu_ms) as f64;
+        assert!((io_share - 0.8).abs() < 1e-9);
+        assert_eq!(scale.cpu_bound_rps(2), 400.0);
+        assert_eq!(scale.p99_bound_ms(), 250.0);
+    }
+
+    #[test]
+    fn labels_name_workers_and_gil() {
+        assert_eq!(Series::at("tokio-ct", 2).label(), "tokio-ct -w 2");
+        assert_eq!(Series::with_gil("threads").label(), "threads --gil");
+        assert_eq!(Series::model("smol").server(8).workers, 8);
+        assert_eq!(Series::at("smol", 2).server(8).workers, 2);
+    }
+}

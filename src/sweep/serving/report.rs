@@ -1,0 +1,584 @@
+//! The server sweep's results: medians per point, charts, results.csv and a
+//! REPORT.md whose every number is computed from the rows.
+
+use super::chart::{Chart, Line, Panel};
+use super::plan::{self, Axis, Figure, ServingPlan, ServingScale};
+use super::{HOLD_RPS, Row};
+use crate::sweep::report::Machine;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// The sweep's settings and totals, for the report's header and results.json.
+#[derive(Debug, Clone, Serialize)]
+pub struct Info {
+    /// The exact command line.
+    pub command: String,
+    /// UTC date and time the sweep started.
+    pub started: String,
+    /// Wall time of the whole sweep.
+    pub duration_s: f64,
+    /// The plan's estimate of it.
+    pub estimate_s: f64,
+    /// Kernel rounds per request.
+    pub cpu_rounds: u64,
+    /// The calibration: rounds per millisecond of one core.
+    pub rounds_per_ms: f64,
+    /// The feature store's URL.
+    pub upstream: String,
+    /// Load probes run (and failed starts or stops).
+    pub probes: usize,
+    /// Rows with an error.
+    pub failed: usize,
+}
+
+/// One point of a line: x, then the median, min and max of the repeats.
+pub type Point = (f64, f64, f64, f64);
+
+/// One curve of one panel.
+#[derive(Debug, Clone, Serialize)]
+pub struct LineResult {
+    /// The series' label.
+    pub label: String,
+    /// The serving model.
+    pub executor: String,
+    /// `--gil`.
+    pub gil: bool,
+    /// The points, in x order.
+    pub points: Vec<Point>,
+}
+
+impl LineResult {
+    /// The point at `x`, if measured.
+    pub fn at(&self, x: f64) -> Option<Point> {
+        self.points.iter().copied().find(|p| p.0 == x)
+    }
+
+    /// The point with the largest median.
+    pub fn best(&self) -> Option<Point> {
+        self.points
+            .iter()
+            .copied()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    }
+}
+
+/// A figure's medians: one or more panels (the latency figure has p50, p99
+/// and p999), each a list of lines.
+#[derive(Debug, Clone, Serialize)]
+pub struct FigureResult {
+    /// The figure.
+    pub figure: Figure,
+    /// (metric, lines) per panel.
+    pub panels: Vec<(String, Vec<LineResult>)>,
+    /// The machine's bound less the load generator's and the store's CPU,
+    /// measured at tokio-mt's best point (figure 1 only).
+    pub net_bound: Option<NetBound>,
+}
+
+/// The throughput bound of this machine for the mix, net of the CPU that
+/// the load generator and the feature store take from the same cores.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct NetBound {
+    /// `cores x 1000 / cpu_ms`.
+    pub bound_rps: f64,
+    /// Load generator CPU, ms per second of probe.
+    pub load_cpu_ms_per_s: f64,
+    /// Feature store CPU, ms per second of probe.
+    pub store_cpu_ms_per_s: f64,
+    /// `(cores x 1000 - load - store) / cpu_ms`.
+    pub net_rps: f64,
+    /// Server CPU per request at that point, in ms.
+    pub server_cpu_ms_per_request: f64,
+}
+
+/// Medians per point of every figure.
+pub fn summarize(plan: &ServingPlan, rows: &[Row], cores: usize) -> Vec<FigureResult> {
+    plan.figures
+        .iter()
+        .map(|figure| {
+            let rows: Vec<&Row> = rows
+                .iter()
+                .filter(|row| row.figure == figure.id && row.error.is_none())
+                .collect();
+            let panels = match figure.axis {
+                Axis::Workers => vec![(
+                    "max sustainable RPS".to_owned(),
+                    lines(figure, &rows, max_sustainable),
+                )],
+                Axis::Load => ["p50", "p99", "p999"]
+                    .into_iter()
+                    .map(|name| {
+                        (
+                            format!("{name} latency"),
+                            latency_lines(figure, &rows, name),
+                        )
+                    })
+                    .collect(),
+                Axis::Connections => vec![(
+                    "peak RSS (MiB)".to_owned(),
+                    lines(figure, &rows, |rows| {
+                        rows.iter()
+                            .find(|row| row.step == "hold")
+                            .map(|row| row.server_peak_rss_kb as f64 / 1024.0)
+                    }),
+                )],
+            };
+            let net_bound = (figure.axis == Axis::Workers)
+                .then(|| net_bound(&rows, &plan.scale, cores))
+                .flatten();
+            FigureResult {
+                figure: figure.clone(),
+                panels,
+                net_bound,
+            }
+        })
+        .collect()
+}
+
+/// The maximum of one server's search: the rate of its sustained step, or 0.
+fn max_sustainable(rows: &[&Row]) -> Option<f64> {
+    let searched = rows.iter().any(|row| row.step == "closed");
+    let sustained = rows
+        .iter()
+        .filter(|row| row.step == "search" && row.sustained)
+        .filter_map(|row| row.offered_rps)
+        .fold(None, |best: Option<f64>, rate| {
+            Some(best.map_or(rate, |b| b.max(rate)))
+        });
+    sustained.or(searched.then_some(0.0))
+}
+
+/// One line per series, x the row's x, y `value` of each repeat's rows, as median and range.
+fn lines(
+    figure: &Figure,
+    rows: &[&Row],
+    value: impl Fn(&[&Row]) -> Option<f64>,
+) -> Vec<LineResult> {
+    figure
+        .series
+        .iter()
+        .map(|series| {
+            let label = series.label();
+            // (x bits, repeat) -> rows: x values are exact, as they were planned.
+            let mut groups: BTreeMap<(u64, u32), Vec<&Row>> = BTreeMap::new();
+            for row in rows.iter().filter(|row| row.series == label) {
+                groups
+                    .entry((row.x.to_bits(), row.repeat))
+                    .or_default()
+                    .push(row);
+            }
+            let mut by_x: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+            for ((x, _), rows) in &groups {
+                if let Some(y) = value(rows) {
+                    by_x.entry(*x).or_default().push(y);
+                }
+            }
+            let mut points: Vec<Point> = by_x
+                .into_iter()
+                .map(|(x, ys)| spread(f64::from_bits(x), ys))
+                .collect();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            LineResult {
+                label,
+                executor: series.executor.to_owned(),
+                gil: series.gil,
+                points,
+            }
+        })
+        .collect()
+}
+
+/// The latency figure's lines: x the offered rate, y one percentile.
+fn latency_lines(figure: &Figure, rows: &[&Row], percentile: &str) -> Vec<LineResult> {
+    let shares: Vec<&Row> = rows
+        .iter()
+        .copied()
+        .filter(|row| row.step == "share")
+        .collect();
+    let by_share = lines(figure, &shares, |rows| {
+        let row = rows.first()?;
+        Some(match percentile {
+            "p50" => row.p50_ms,
+            "p99" => row.p99_ms,
+            _ => row.p999_ms,
+        })
+    });
+    let offered = lines(figure, &shares, |rows| rows.first()?.offered_rps);
+    // Re-key each point from the share to the median offered rate at it.
+    by_share
+        .into_iter()
+        .zip(offered)
+        .map(|(mut line, rates)| {
+            for point in &mut line.points {
+                if let Some(rate) = rates.at(point.0) {
+                    point.0 = rate.1;
+                }
+            }
+            line
+        })
+        .collect()
+}
+
+fn spread(x: f64, mut ys: Vec<f64>) -> Point {
+    ys.sort_by(f64::total_cmp);
+    (x, ys[ys.len() / 2], ys[0], ys[ys.len() - 1])
+}
+
+/// The bound net of the load generator's and the store's CPU, measured at
+/// tokio-mt's best sustained probe.
+fn net_bound(rows: &[&Row], scale: &ServingScale, cores: usize) -> Option<NetBound> {
+    let best = rows
+        .iter()
+        .filter(|row| row.series == "tokio-mt" && row.step == "search" && row.sustained)
+        .max_by(|a, b| a.achieved_rps.total_cmp(&b.achieved_rps))?;
+    let per_s = |ms: f64| ms / best.window_s.max(1e-9);
+    let load_cpu_ms_per_s = per_s(best.load_cpu_ms);
+    let store_cpu_ms_per_s = per_s(best.store_cpu_ms.unwrap_or(0.0));
+    let bound_rps = scale.cpu_bound_rps(cores);
+    let available = cores as f64 * 1000.0 - load_cpu_ms_per_s - store_cpu_ms_per_s;
+    Some(NetBound {
+        bound_rps,
+        load_cpu_ms_per_s,
+        store_cpu_ms_per_s,
+        net_rps: available / scale.cpu_ms as f64,
+        server_cpu_ms_per_request: best.server_cpu_ms
+            / (best.achieved_rps * best.window_s).max(1.0),
+    })
+}
+
+impl FigureResult {
+    /// The figure as a chart.
+    pub fn chart(&self, scale: &ServingScale, cores: usize) -> Chart {
+        let (x_label, x_log, y_log) = match self.figure.axis {
+            Axis::Workers => ("workers W (log)", true, false),
+            Axis::Load => ("offered load (requests/s)", false, true),
+            Axis::Connections => ("keep-alive connections held (log)", true, true),
+        };
+        let panels = self
+            .panels
+            .iter()
+            .map(|(metric, lines)| Panel {
+                caption: if self.panels.len() > 1 {
+                    metric.clone()
+                } else {
+                    String::new()
+                },
+                x_label: x_label.to_owned(),
+                y_label: match self.figure.axis {
+                    Axis::Load => format!("{metric} (ms, log)"),
+                    _ => metric.clone(),
+                },
+                x_log,
+                y_log,
+                lines: lines
+                    .iter()
+                    .filter(|line| !line.points.is_empty())
+                    .map(|line| Line {
+                        label: line.label.clone(),
+                        executor: line.executor.clone(),
+                        dashed: line.gil,
+                        points: line.points.clone(),
+                    })
+                    .collect(),
+                reference: match self.figure.axis {
+                    Axis::Workers => Some((
+                        scale.cpu_bound_rps(cores),
+                        format!("bound: {cores} cores x 1000 / {} ms", scale.cpu_ms),
+                    )),
+                    Axis::Load => Some((
+                        scale.p99_bound_ms(),
+                        format!("p99 bound {:.0} ms", scale.p99_bound_ms()),
+                    )),
+                    Axis::Connections => None,
+                },
+            })
+            .collect();
+        Chart {
+            title: self.figure.title.to_owned(),
+            panels,
+            footnote: format!(
+                "{cores} cores; io {} ms + cpu {} ms per request; median of {} repeat(s), whiskers min-max; dashed: --gil",
+                scale.io_ms, scale.cpu_ms, scale.repeat
+            ),
+        }
+    }
+}
+
+/// results.csv: one line per probe.
+pub fn to_csv(rows: &[Row]) -> String {
+    let mut csv = String::from(
+        "figure,series,executor,workers,gil,x,repeat,step,connections,offered_rps,achieved_rps,ok,errors,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,sustained,server_cpu_ms,load_cpu_ms,store_cpu_ms,server_peak_rss_kb,server_processes,window_s,error\n",
+    );
+    for r in rows {
+        let optional = |value: Option<f64>| value.map_or(String::new(), |v| format!("{v:.1}"));
+        let error = r.error.as_deref().unwrap_or("").replace(['"', '\n'], "'");
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{},{},{},{},{},{},{:.1},{},{},{:.2},{:.2},{:.2},{:.2},{:.2},{},{:.0},{:.0},{},{},{},{:.2},\"{error}\"",
+            r.figure,
+            r.series,
+            r.executor,
+            r.workers,
+            r.gil,
+            r.x,
+            r.repeat,
+            r.step,
+            r.connections,
+            optional(r.offered_rps),
+            r.achieved_rps,
+            r.ok,
+            r.errors,
+            r.p50_ms,
+            r.p90_ms,
+            r.p99_ms,
+            r.p999_ms,
+            r.max_ms,
+            r.sustained,
+            r.server_cpu_ms,
+            r.load_cpu_ms,
+            optional(r.store_cpu_ms),
+            r.server_peak_rss_kb,
+            r.server_processes,
+            r.window_s
+        );
+    }
+    csv
+}
+
+/// Renders REPORT.md.
+pub fn render(
+    machine: &Machine,
+    info: &Info,
+    plan: &ServingPlan,
+    results: &[FigureResult],
+) -> String {
+    let scale = &plan.scale;
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# runtime-lab server sweep: {} set on {} cores\n",
+        scale.name, machine.cores
+    );
+    let _ = writeln!(
+        md,
+        "Generated by the command below; never edited by hand.\n\n```sh\n{}\n```\n",
+        info.command
+    );
+    let _ = writeln!(md, "| | |\n|---|---|");
+    let rows = [
+        ("started", info.started.clone()),
+        (
+            "machine",
+            format!(
+                "{} ({} cores), kernel {}, {}",
+                machine.cpu_model, machine.cores, machine.kernel, machine.rustc
+            ),
+        ),
+        (
+            "workload",
+            format!(
+                "each `GET /predict?id=N` fetches one batch from the feature store, which answers after {} ms, then preprocesses it for {} ms of calibrated CPU ({} kernel rounds, {:.1} rounds/ms): {:.0}% I/O, {:.0}% CPU",
+                scale.io_ms,
+                scale.cpu_ms,
+                info.cpu_rounds,
+                info.rounds_per_ms,
+                100.0 * scale.io_ms as f64 / (scale.io_ms + scale.cpu_ms) as f64,
+                100.0 * scale.cpu_ms as f64 / (scale.io_ms + scale.cpu_ms) as f64
+            ),
+        ),
+        (
+            "processes",
+            format!(
+                "feature store ({}), each server (`runtime-lab serve`, started fresh for every point and stopped with SIGTERM) and each load (`runtime-lab load --json`) run as separate processes on the same {} cores; the CPU time of all three is measured per probe (results.csv)",
+                info.upstream, machine.cores
+            ),
+        ),
+        (
+            "max sustainable",
+            format!(
+                "the highest offered open-loop rate, among {} of the closed-loop throughput, whose achieved rate is at least {:.0}% of it, with no failed request and a p99 (from each request's intended start) of at most {:.0} ms ({}x the unloaded {} ms)",
+                plan::SEARCH_STEPS
+                    .iter()
+                    .map(|s| format!("{:.0}%", s * 100.0))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                plan::SUSTAINED_SHARE * 100.0,
+                scale.p99_bound_ms(),
+                plan::P99_BOUND_FACTOR,
+                scale.io_ms + scale.cpu_ms
+            ),
+        ),
+        (
+            "method",
+            format!(
+                "{:.1} s probes after {:.1} s of warm-up; {} repeat(s) per point, series rotated each repeat; load connections: 4 per worker (32 to 256) in closed loop, enough for the p99 bound in open loop",
+                scale.probe.as_secs_f64(),
+                scale.warmup.as_secs_f64(),
+                scale.repeat
+            ),
+        ),
+        (
+            "probes",
+            format!(
+                "{} ({} failed) in {:.0} s (planned {:.0} s)",
+                info.probes, info.failed, info.duration_s, info.estimate_s
+            ),
+        ),
+    ];
+    for (key, value) in rows {
+        let _ = writeln!(md, "| {key} | {value} |");
+    }
+    md.push('\n');
+    if !plan.absent.is_empty() {
+        md.push_str("Not run:\n\n");
+        for (executor, reason) in &plan.absent {
+            let _ = writeln!(md, "- `{executor}`: {reason}");
+        }
+        md.push('\n');
+    }
+    for result in results {
+        let figure = &result.figure;
+        let _ = writeln!(md, "## Figure {}\n", figure.title);
+        let _ = writeln!(md, "Reproduces {}.\n", figure.reproduces);
+        let _ = writeln!(md, "![figure {}](fig{}.png)\n", figure.id, figure.id);
+        for sentence in findings(result, scale, machine.cores) {
+            let _ = writeln!(md, "- {sentence}");
+        }
+        md.push('\n');
+        render_table(&mut md, result);
+    }
+    md
+}
+
+fn render_table(md: &mut String, result: &FigureResult) {
+    let (x_name, unit) = match result.figure.axis {
+        Axis::Workers => ("W", "RPS"),
+        Axis::Load => ("offered RPS", "ms"),
+        Axis::Connections => ("connections", "MiB"),
+    };
+    for (metric, lines) in &result.panels {
+        let _ = writeln!(
+            md,
+            "| series | {x_name} | {metric} median ({unit}) | min-max |\n|---|---:|---:|---:|"
+        );
+        for line in lines {
+            for (x, median, min, max) in &line.points {
+                let _ = writeln!(
+                    md,
+                    "| {} | {x:.0} | {median:.1} | {min:.1}-{max:.1} |",
+                    line.label
+                );
+            }
+        }
+        md.push('\n');
+    }
+}
+
+fn line<'a>(result: &'a FigureResult, label: &str) -> Option<&'a LineResult> {
+    result
+        .panels
+        .first()?
+        .1
+        .iter()
+        .find(|line| line.label == label)
+}
+
+/// Sentences computed from one figure's medians.
+pub fn findings(result: &FigureResult, scale: &ServingScale, cores: usize) -> Vec<String> {
+    let mut found = Vec::new();
+    match result.figure.axis {
+        Axis::Workers => {
+            let bound = scale.cpu_bound_rps(cores);
+            if let (Some(mt), Some(net)) = (
+                line(result, "tokio-mt").and_then(LineResult::best),
+                result.net_bound,
+            ) {
+                found.push(format!(
+                    "tokio-mt's best is {:.0} RPS at W = {:.0}: {:.0}% of the machine's bound of {:.0} RPS ({cores} cores x 1000 / {} ms), and {:.0}% of the {:.0} RPS left once the load generator ({:.0} ms of CPU per second) and the feature store ({:.0} ms per second) take their share of the same cores; the server itself spent {:.2} ms of CPU per request against {} ms of kernel work.",
+                    mt.1, mt.0, 100.0 * mt.1 / bound, bound, scale.cpu_ms, 100.0 * mt.1 / net.net_rps, net.net_rps,
+                    net.load_cpu_ms_per_s, net.store_cpu_ms_per_s, net.server_cpu_ms_per_request, scale.cpu_ms
+                ));
+            }
+            if let Some(ct) = line(result, "tokio-ct") {
+                if let (Some(one), Some(best)) = (ct.at(1.0), ct.best()) {
+                    found.push(format!(
+                        "One event loop (tokio-ct, W = 1) stops at {:.0} RPS, {:.0}% of the bound: its CPU work runs on one core. W event-loop processes on one port reach {:.0} RPS at W = {:.0} ({:.2}x one loop).",
+                        one.1, 100.0 * one.1 / bound, best.1, best.0, best.1 / one.1.max(1e-9)
+                    ));
+                }
+                if let Some(mt) = line(result, "tokio-mt").and_then(LineResult::best)
+                    && let Some(best) = ct.best()
+                {
+                    found.push(format!(
+                        "W event-loop processes (tokio-ct, best {:.0} RPS at W = {:.0}) against one work-stealing pool (tokio-mt, best {:.0} RPS at W = {:.0}): {:.2}x.",
+                        best.1, best.0, mt.1, mt.0, best.1 / mt.1.max(1e-9)
+                    ));
+                }
+            }
+            if let (Some(free), Some(gil)) =
+                (line(result, "threads"), line(result, "threads --gil"))
+                && let (Some(free_best), Some(gil_best)) = (free.best(), gil.best())
+            {
+                found.push(format!(
+                    "--gil on the thread pool: its best falls from {:.0} RPS (W = {:.0}) to {:.0} RPS (W = {:.0}), {:.2}x; {:.0} RPS is {:.0}% of one core's {:.0} RPS, so the CPU part is capped at one core however many threads wait on I/O.",
+                    free_best.1, free_best.0, gil_best.1, gil_best.0, free_best.1 / gil_best.1.max(1e-9),
+                    gil_best.1, 100.0 * gil_best.1 / (bound / cores as f64), bound / cores as f64
+                ));
+            }
+            if let (Some(processes), Some(gil)) =
+                (line(result, "processes"), line(result, "processes --gil"))
+                && let (Some(free_best), Some(gil_best)) = (processes.best(), gil.best())
+            {
+                found.push(format!(
+                    "processes keep one GIL each: best {:.0} RPS without --gil, {:.0} RPS with it ({:.2}x).",
+                    free_best.1, gil_best.1, free_best.1 / gil_best.1.max(1e-9)
+                ));
+            }
+        }
+        Axis::Load => {
+            let bound = scale.p99_bound_ms();
+            let p99 = result
+                .panels
+                .iter()
+                .find(|(metric, _)| metric.starts_with("p99 "));
+            if let Some((_, lines)) = p99 {
+                for line in lines {
+                    let Some(first) = line.points.first() else {
+                        continue;
+                    };
+                    let knee = line.points.iter().find(|p| p.1 > bound);
+                    let last = line.points.last().copied().unwrap_or(*first);
+                    found.push(match knee {
+                        Some(knee) => format!(
+                            "{}: p99 {:.1} ms at {:.0} RPS; it passes the {bound:.0} ms bound at {:.0} RPS ({:.0} ms), and reaches {:.0} ms at {:.0} RPS.",
+                            line.label, first.1, first.0, knee.0, knee.1, last.1, last.0
+                        ),
+                        None => format!(
+                            "{}: p99 {:.1} ms at {:.0} RPS and {:.1} ms at {:.0} RPS, under the {bound:.0} ms bound throughout.",
+                            line.label, first.1, first.0, last.1, last.0
+                        ),
+                    });
+                }
+            }
+        }
+        Axis::Connections => {
+            if let Some((_, lines)) = result.panels.first() {
+                for line in lines {
+                    if let (Some(low), Some(high)) = (line.points.first(), line.points.last())
+                        && high.0 > low.0
+                    {
+                        found.push(format!(
+                            "{}: {:.1} MiB with {:.0} connections, {:.1} MiB with {:.0}: {:.1} KiB per extra connection (while {HOLD_RPS:.0} requests/s run over them).",
+                            line.label, low.1, low.0, high.1, high.0, (high.1 - low.1) * 1024.0 / (high.0 - low.0)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    if found.is_empty() {
+        found.push("No finding: the series this figure compares did not all run.".to_owned());
+    }
+    found
+}
