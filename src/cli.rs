@@ -1,8 +1,7 @@
 //! Command-line arguments and human-readable output.
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use pipeline::{Calibration, Connections, RunReport, Upstream, Workload};
+use pipeline::{Calibration, Connections, RunReport, Upstream, UpstreamKind, Workload};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -13,17 +12,44 @@ use std::path::PathBuf;
 /// executor you pick. Without --upstream, a feature store is started on
 /// 127.0.0.1 as a child process for the duration of the run.
 #[derive(Parser)]
-#[command(name = "runtime-lab", version, propagate_version = true)]
+#[command(
+    name = "runtime-lab",
+    version,
+    propagate_version = true,
+    after_help = EXIT_STATUS_HELP
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The exit statuses, as `--help` lists them.
+const EXIT_STATUS_HELP: &str = "Exit status:
+  0  success
+  1  the run could not happen (an executor or the machine failed)
+  2  bad input: a flag, or an upstream that refuses, is not HTTP or answers 4xx
+  3  `run` completed no batch: every batch failed (its report is still printed)";
+
+/// `runtime-lab run`'s exit status when every batch failed.
+pub const EXIT_NO_BATCH_COMPLETED: u8 = 3;
+
+/// A run that completed no batch: its report is printed, and the process
+/// exits with [`EXIT_NO_BATCH_COMPLETED`].
+#[derive(Debug, thiserror::Error)]
+#[error("no batch completed: all {batches} failed{}", first_error.as_ref().map_or(String::new(), |e| format!(" (first: {e})")))]
+pub struct NoBatchCompleted {
+    /// Batches in the run, all failed.
+    pub batches: u32,
+    /// The report's first error line.
+    pub first_error: Option<String>,
+}
+
 /// The subcommands.
 #[derive(Subcommand)]
 pub enum Command {
     /// Run the workload once on one executor and print its report.
+    #[command(after_help = EXIT_STATUS_HELP)]
     Run(RunArgs),
     /// List the executors, one line each.
     List,
@@ -49,10 +75,21 @@ pub struct RunArgs {
     #[command(flatten)]
     pub workload: WorkloadArgs,
 
-    /// Base URL of a running feature store, or any HTTP URL with `{id}` in it
-    /// (default: start an embedded feature store).
+    /// Any HTTP URL: a running feature store's base (told by its /health),
+    /// or a URL requested as it is for every batch, `{id}` replaced by the
+    /// batch id where present (default: start an embedded feature store).
     #[arg(long, value_name = "URL")]
     pub upstream: Option<String>,
+
+    /// What --upstream is, skipping its probe (a sweep probes once and tells its runs).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "KIND",
+        requires = "upstream",
+        hide = true
+    )]
+    pub upstream_kind: Option<UpstreamKindArg>,
 
     /// Print exactly one JSON report on stdout instead of a table.
     #[arg(long)]
@@ -193,6 +230,27 @@ fn parse_rate(value: &str) -> Result<f64, String> {
     Ok(rate)
 }
 
+/// `--upstream-kind`: [`pipeline::UpstreamKind`] on the command line.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum UpstreamKindArg {
+    /// A runtime-lab feature store's base URL.
+    FeatureStore,
+    /// A URL with `{id}`.
+    Template,
+    /// Any other URL, requested as it is.
+    Url,
+}
+
+impl From<UpstreamKindArg> for UpstreamKind {
+    fn from(kind: UpstreamKindArg) -> Self {
+        match kind {
+            UpstreamKindArg::FeatureStore => UpstreamKind::FeatureStore,
+            UpstreamKindArg::Template => UpstreamKind::Template,
+            UpstreamKindArg::Url => UpstreamKind::Url,
+        }
+    }
+}
+
 /// `--connections`.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum ConnectionsArg {
@@ -222,16 +280,15 @@ fn parse_cpu_ms(value: &str) -> Result<f64, String> {
 }
 
 impl RunArgs {
-    /// The workload against `upstream_url`, with CPU work calibrated on this machine.
-    pub fn workload(&self, upstream_url: &str) -> anyhow::Result<Workload> {
-        self.workload.build(upstream_url)
+    /// The workload against `upstream`, with CPU work calibrated on this machine.
+    pub fn workload(&self, upstream: Upstream) -> anyhow::Result<Workload> {
+        self.workload.build(upstream)
     }
 }
 
 impl WorkloadArgs {
     /// Builds the workload; calibrates the kernel unless `--cpu-rounds` is given.
-    pub fn build(&self, upstream_url: &str) -> anyhow::Result<Workload> {
-        let upstream = Upstream::parse(upstream_url).context("bad --upstream")?;
+    pub fn build(&self, upstream: Upstream) -> anyhow::Result<Workload> {
         let cpu_rounds = kernel_rounds(self.cpu_rounds, self.cpu_ms, self.features);
         let mut workload = Workload::new(upstream)
             .batches(self.batches)
@@ -338,6 +395,17 @@ pub struct ServeArgs {
     #[arg(long, value_name = "URL")]
     pub upstream: Option<String>,
 
+    /// What --upstream is, skipping its probe (the processes of a
+    /// multi-process server, and a sweep, are told by their parent).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "KIND",
+        requires = "upstream",
+        hide = true
+    )]
+    pub upstream_kind: Option<UpstreamKindArg>,
+
     /// Serve as one process of a multi-process server: listen on exactly
     /// --addr with SO_REUSEPORT, and exit with the parent.
     #[arg(long, hide = true)]
@@ -345,10 +413,9 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// The workload of one request against `upstream_url`: `batches` is the
+    /// The workload of one request against `upstream`: `batches` is the
     /// fan-out, and the CPU time is spread over the batches.
-    pub fn workload(&self, upstream_url: &str) -> anyhow::Result<Workload> {
-        let upstream = Upstream::parse(upstream_url).context("bad --upstream")?;
+    pub fn workload(&self, upstream: Upstream) -> anyhow::Result<Workload> {
         let cpu_ms_per_batch = self.cpu_ms / f64::from(self.fanout);
         let cpu_rounds = kernel_rounds(self.cpu_rounds, cpu_ms_per_batch, self.features);
         let mut workload = Workload::new(upstream)
@@ -402,8 +469,9 @@ pub struct SweepArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
-    /// Base URL of a running feature store, or any HTTP URL with `{id}` in it
-    /// (default: start an embedded feature store).
+    /// Any HTTP URL: a running feature store's base (told by its /health),
+    /// or a URL requested as it is for every batch, `{id}` replaced by the
+    /// batch id where present (default: start an embedded feature store).
     #[arg(long, value_name = "URL")]
     pub upstream: Option<String>,
 
@@ -419,6 +487,15 @@ pub struct SweepArgs {
     /// count, with their failures in results.csv).
     #[command(flatten)]
     pub faults: FaultArgs,
+}
+
+/// What the probe decided about the upstream, in words.
+fn upstream_kind_phrase(kind: UpstreamKind) -> &'static str {
+    match kind {
+        UpstreamKind::FeatureStore => "feature store",
+        UpstreamKind::Template => "url template: {id} is each batch's id",
+        UpstreamKind::Url => "url: requested as it is for every batch",
+    }
 }
 
 /// Prints a report as an aligned two-column table.
@@ -445,13 +522,28 @@ pub fn print_report(report: &RunReport) {
             ),
         ),
         ("cores", report.cores.to_string()),
+        (
+            "upstream",
+            format!(
+                "{} ({})",
+                report.upstream,
+                upstream_kind_phrase(report.upstream_kind)
+            ),
+        ),
         ("wall", format!("{:.1} ms", report.wall_ms)),
         (
             "ideal",
-            format!(
-                "{:.1} ms (efficiency {:.2})",
-                report.ideal_ms, report.efficiency
-            ),
+            match report.efficiency {
+                Some(efficiency) => {
+                    format!("{:.1} ms (efficiency {efficiency:.2})", report.ideal_ms)
+                }
+                // The wall time of a run with failed batches is not the
+                // work's, so no ratio to the bound is given.
+                None => format!(
+                    "{:.1} ms (incomplete: {} of {} batches failed)",
+                    report.ideal_ms, report.failed, report.batches
+                ),
+            },
         ),
         (
             "cpu per batch",

@@ -27,6 +27,15 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
+            // A run that completed no batch printed its report but did no
+            // work: a distinct code, so that scripts and the sweep tell it
+            // from bad input (2) and from a run that could not happen (1).
+            if error
+                .chain()
+                .any(|cause| cause.is::<cli::NoBatchCompleted>())
+            {
+                return ExitCode::from(cli::EXIT_NO_BATCH_COMPLETED);
+            }
             // Bad input, or a run the machine cannot hold as asked, exits 2
             // like clap's usage errors.
             if error.chain().any(|cause| {
@@ -63,10 +72,24 @@ fn watchdog(deadline: Duration) {
 fn run(args: &RunArgs) -> anyhow::Result<()> {
     // `find` names the executor and, when it cannot run here, the reason.
     let executor = executors::find(&args.executor)?;
-    let probe_timeout = Duration::from_millis(args.workload.timeout_ms.unwrap_or(5_000).min(5_000));
-    let upstream =
-        upstream::Upstream::prepare(args.upstream.as_deref(), &args.faults, probe_timeout)?;
-    let workload = args.workload(upstream.url())?;
+    let request_timeout_ms = args.workload.timeout_ms.unwrap_or_else(|| {
+        pipeline::Workload::default_timeout_ms(
+            args.workload.io_ms,
+            args.workload.batches,
+            args.workload.cpu_ms,
+        )
+    });
+    let timeouts = upstream::ProbeTimeouts {
+        connect: Duration::from_millis(request_timeout_ms.min(5_000)),
+        request: Duration::from_millis(request_timeout_ms),
+    };
+    let upstream = upstream::Upstream::prepare(
+        args.upstream.as_deref(),
+        args.upstream_kind.map(Into::into),
+        &args.faults,
+        timeouts,
+    )?;
+    let workload = args.workload(upstream.target()?)?;
     watchdog(workload.deadline());
     limits::ensure_room_for((executor.in_flight)(&workload))?;
     let before = upstream.cpu_ms();
@@ -85,6 +108,13 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         );
     } else {
         cli::print_report(&report);
+    }
+    if report.ok == 0 {
+        return Err(cli::NoBatchCompleted {
+            batches: report.batches,
+            first_error: report.errors.first().cloned(),
+        }
+        .into());
     }
     Ok(())
 }

@@ -51,12 +51,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         .map_err(|error| UsageError(format!("cannot listen on {}: {error}", args.addr)))?;
     // Every keep-alive connection holds a descriptor.
     limits::raise_open_file_limit();
-    let upstream = Upstream::prepare(
-        args.upstream.as_deref(),
-        &FaultArgs::default(),
-        PROBE_TIMEOUT,
-    )?;
-    let workload = args.workload(upstream.url())?;
+    let upstream = prepare_upstream(args)?;
+    let workload = args.workload(upstream.target()?)?;
     let control = Control::new();
     stop_on_signals(&control)?;
     match (serve.processes)(workload.workers) {
@@ -65,22 +61,37 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             announce_when_ready(&control, addr);
             (serve.run)(listener, &workload, &control)
         }
-        processes => {
-            serve_with_children(args, &workload, upstream.url(), addr, processes, &control)
-        }
+        processes => serve_with_children(args, &workload, &upstream, addr, processes, &control),
     }
+}
+
+/// The upstream of `serve`: an embedded feature store, or `--upstream`
+/// probed to decide its kind unless `--upstream-kind` says it.
+fn prepare_upstream(args: &ServeArgs) -> anyhow::Result<Upstream> {
+    let request_ms = pipeline::Workload::default_timeout_ms(args.io_ms, args.fanout, args.cpu_ms);
+    let timeouts = upstream::ProbeTimeouts {
+        connect: PROBE_TIMEOUT,
+        request: Duration::from_millis(request_ms),
+    };
+    Upstream::prepare(
+        args.upstream.as_deref(),
+        args.upstream_kind.map(Into::into),
+        &FaultArgs::default(),
+        timeouts,
+    )
 }
 
 /// One process of a multi-process server: serve on the parent's port with
 /// the parent's upstream and calibration until told to stop.
 fn serve_as_child(args: &ServeArgs, serve: &Serve) -> anyhow::Result<()> {
     upstream::exit_with_parent()?;
-    let upstream_url = args
-        .upstream
-        .as_deref()
-        .context("a server process started by a parent needs its --upstream")?;
+    if args.upstream.is_none() || args.upstream_kind.is_none() {
+        bail!("a server process started by a parent needs its --upstream and --upstream-kind");
+    }
     limits::raise_open_file_limit();
-    let workload = args.workload(upstream_url)?;
+    // Told the upstream's kind, this neither probes it nor starts a store.
+    let upstream = prepare_upstream(args)?;
+    let workload = args.workload(upstream.target()?)?;
     let listener = listen(args.addr)?;
     let control = Control::new();
     stop_on_signals(&control)?;
@@ -93,7 +104,7 @@ fn serve_as_child(args: &ServeArgs, serve: &Serve) -> anyhow::Result<()> {
 fn serve_with_children(
     args: &ServeArgs,
     workload: &Workload,
-    upstream_url: &str,
+    upstream: &Upstream,
     addr: SocketAddr,
     processes: usize,
     control: &Control,
@@ -105,7 +116,8 @@ fn serve_with_children(
         command
             .arg("serve")
             .args(["--executor", &args.executor, "--workers", "1"])
-            .args(["--addr", &addr.to_string(), "--upstream", upstream_url])
+            .args(["--addr", &addr.to_string(), "--upstream", upstream.url()])
+            .args(["--upstream-kind", upstream.kind().as_str()])
             .args(["--fanout", &args.fanout.to_string()])
             .args(["--io-ms", &args.io_ms.to_string()])
             .args(["--cpu-ms", &args.cpu_ms.to_string()])

@@ -8,7 +8,8 @@
 //! killed outright, the kernel sends the child SIGTERM (`PR_SET_PDEATHSIG`).
 
 use anyhow::{Context, bail};
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use pipeline::{BatchError, UpstreamKind};
+use std::io::{BufRead, BufReader, ErrorKind};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -19,8 +20,9 @@ pub const READY_PREFIX: &str = "feature store listening on http://";
 
 /// Where a run fetches from; dropping it stops an embedded store.
 pub enum Upstream {
-    /// A URL given with `--upstream`.
-    External(String),
+    /// A URL given with `--upstream`, parsed, resolved, and of the kind its
+    /// probe found.
+    External(pipeline::Upstream),
     /// A feature store child process.
     Embedded {
         /// The `serve-features` process.
@@ -30,42 +32,62 @@ pub enum Upstream {
     },
 }
 
+/// How long the probe of an external upstream may wait.
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeTimeouts {
+    /// For the connection and for `GET /health`, which any server answers at once.
+    pub connect: Duration,
+    /// For the request of a URL that is not a feature store: the run's own
+    /// per-request timeout, since the URL may take its time as every batch will.
+    pub request: Duration,
+}
+
 impl Upstream {
-    /// Uses `url`, or starts an embedded feature store on 127.0.0.1 when there is none.
+    /// Uses `url` as it is (a feature store's base unless it holds `{id}`,
+    /// unprobed), or starts an embedded feature store on 127.0.0.1 when there is none.
     pub fn start(url: Option<&str>) -> anyhow::Result<Self> {
-        Self::start_with(url, &[])
+        match url {
+            Some(url) => Ok(Upstream::External(
+                pipeline::Upstream::parse(url).map_err(|err| UsageError(err.to_string()))?,
+            )),
+            None => Self::start_with(&[]),
+        }
     }
 
     /// The upstream of a run or sweep: checks the fault flags (bad rates, or
-    /// faults with an external URL, are usage errors), probes an external
-    /// URL within `probe_timeout`, or starts an embedded store with the faults.
+    /// faults with an external URL, are usage errors), then probes an
+    /// external URL to decide its kind (see [`probe`]) unless `known_kind`
+    /// says it (a sweep probes once and tells its runs), or starts an
+    /// embedded store with the faults.
     pub fn prepare(
         url: Option<&str>,
+        known_kind: Option<UpstreamKind>,
         faults: &crate::cli::FaultArgs,
-        probe_timeout: Duration,
+        timeouts: ProbeTimeouts,
     ) -> anyhow::Result<Self> {
         faults.faults().validate().map_err(UsageError)?;
-        if let Some(url) = url {
-            if faults.any() {
-                return Err(UsageError(
-                    "fault flags configure the embedded feature store; they cannot be combined with --upstream".into(),
-                )
-                .into());
-            }
-            probe(url, probe_timeout)?;
+        match url {
+            Some(_) if faults.any() => Err(UsageError(
+                "fault flags configure the embedded feature store; they cannot be combined with --upstream".into(),
+            )
+            .into()),
+            Some(url) => match known_kind {
+                Some(kind) => Ok(Upstream::External(
+                    pipeline::Upstream::parse(url)
+                        .map_err(|err| UsageError(err.to_string()))?
+                        .with_kind(kind),
+                )),
+                None => Ok(Upstream::External(probe(url, timeouts)?)),
+            },
+            None => Self::start_with(&faults.to_args()),
         }
-        Self::start_with(url, &faults.to_args())
     }
 
-    /// Like [`Upstream::start`], passing `store_args` (fault flags) to an embedded store.
-    pub fn start_with(url: Option<&str>, store_args: &[String]) -> anyhow::Result<Self> {
-        match url {
-            Some(url) => Ok(Upstream::External(url.to_owned())),
-            None => {
-                let exe = std::env::current_exe().context("cannot find the runtime-lab binary")?;
-                Self::embedded_with(&exe, store_args)
-            }
-        }
+    /// Starts an embedded feature store (this binary), passing `store_args`
+    /// (fault flags) to it.
+    pub fn start_with(store_args: &[String]) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe().context("cannot find the runtime-lab binary")?;
+        Self::embedded_with(&exe, store_args)
     }
 
     /// Starts `program serve-features` as a child and waits for its readiness
@@ -111,10 +133,29 @@ impl Upstream {
         }
     }
 
-    /// The base URL to fetch from.
+    /// The URL to fetch from: a store's base, a template or a plain URL.
     pub fn url(&self) -> &str {
         match self {
-            Upstream::External(url) | Upstream::Embedded { url, .. } => url,
+            Upstream::External(upstream) => &upstream.url,
+            Upstream::Embedded { url, .. } => url,
+        }
+    }
+
+    /// What the upstream is, as decided by the probe (an embedded store is a feature store).
+    pub fn kind(&self) -> UpstreamKind {
+        match self {
+            Upstream::External(upstream) => upstream.kind,
+            Upstream::Embedded { .. } => UpstreamKind::FeatureStore,
+        }
+    }
+
+    /// The upstream as the workload carries it to every executor.
+    pub fn target(&self) -> anyhow::Result<pipeline::Upstream> {
+        match self {
+            Upstream::External(upstream) => Ok(upstream.clone()),
+            Upstream::Embedded { url, .. } => Ok(pipeline::Upstream::parse(url)
+                .context("the embedded feature store gave a bad url")?
+                .with_kind(UpstreamKind::FeatureStore)),
         }
     }
 
@@ -150,13 +191,24 @@ impl Drop for Upstream {
     }
 }
 
-/// Checks that an external upstream accepts connections and speaks HTTP,
-/// within `timeout`, so that a wrong URL is a clear error before the run
-/// rather than a run of failed batches.
-pub fn probe(url: &str, timeout: Duration) -> anyhow::Result<()> {
+/// Probes an external upstream before the run and decides what it is, so
+/// that a wrong URL is a clear error (exit 2) rather than a run of failed
+/// batches, and so that the decision is made once, here, for every executor.
+///
+/// 1. The host must accept a TCP connection within `timeouts.connect`.
+/// 2. A URL with `{id}` is a [`UpstreamKind::Template`]. Any other URL is a
+///    feature store's base if `GET <its path>/health` answers as a store
+///    does (a JSON body whose `service` is [`feature_store::HEALTH_SERVICE`]),
+///    and a plain [`UpstreamKind::Url`] otherwise.
+/// 3. A template or a plain URL is requested once, as batch 0 will be, with
+///    exactly the run's request: a 4xx answer is an error, with a hint when
+///    `{id}` or the path is the likely cause; a 5xx is only a warning, since
+///    the run retries and counts server errors as failed batches.
+pub fn probe(url: &str, timeouts: ProbeTimeouts) -> anyhow::Result<pipeline::Upstream> {
     let upstream = pipeline::Upstream::parse(url).map_err(|err| UsageError(err.to_string()))?;
     let addr = upstream.addr;
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|err| {
+    let timeout = timeouts.connect;
+    TcpStream::connect_timeout(&addr, timeout).map_err(|err| {
         UsageError(match err.kind() {
             ErrorKind::ConnectionRefused => {
                 format!("upstream {url} refused the connection ({addr})")
@@ -169,30 +221,118 @@ pub fn probe(url: &str, timeout: Duration) -> anyhow::Result<()> {
     })?;
     let not_http =
         |detail: String| UsageError(format!("upstream {url} is not an HTTP server: {detail}"));
-    stream
-        .set_read_timeout(Some(timeout))
-        .context("cannot set a read timeout")?;
-    stream
-        .set_write_timeout(Some(timeout))
-        .context("cannot set a write timeout")?;
-    let request = format!(
-        "HEAD / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-        upstream.authority
-    );
-    stream
-        .write_all(request.as_bytes())
-        .map_err(|err| not_http(format!("cannot send a request: {err}")))?;
-    let mut head = [0u8; 5];
-    stream.read_exact(&mut head).map_err(|err| {
-        not_http(match err.kind() {
-            ErrorKind::TimedOut | ErrorKind::WouldBlock => format!("no answer within {timeout:?}"),
-            _ => format!("no HTTP answer ({err})"),
-        })
-    })?;
-    if &head != b"HTTP/" {
-        return Err(not_http(format!("it answered {:?}", String::from_utf8_lossy(&head))).into());
+
+    let kind = UpstreamKind::of_other_service(url);
+    if kind == UpstreamKind::Url && !upstream.path.contains('?') {
+        let health = pipeline::Upstream {
+            url: format!(
+                "http://{}{}/health",
+                upstream.authority,
+                upstream.store_prefix()
+            ),
+            path: format!("{}/health", upstream.store_prefix()),
+            ..upstream.clone()
+        }
+        .with_kind(UpstreamKind::Url);
+        match fetch_first(health, timeout) {
+            Ok(body) if is_feature_store_health(&body, &upstream, timeout) => {
+                return Ok(upstream.with_kind(UpstreamKind::FeatureStore));
+            }
+            Err(BatchError::Http(detail)) => return Err(not_http(detail).into()),
+            Err(BatchError::Connect(detail)) => {
+                return Err(
+                    UsageError(format!("cannot connect to upstream {url}: {detail}")).into(),
+                );
+            }
+            // Anything else answered, or took its time, and is not a store:
+            // the URL itself is probed next.
+            _ => {}
+        }
     }
-    Ok(())
+
+    let upstream = upstream.with_kind(kind);
+    let target = pipeline::Workload::new(upstream.clone()).request_path(0, 0);
+    let request = timeouts.request.max(timeout);
+    match fetch_first(upstream.clone(), request) {
+        Ok(_) => Ok(upstream),
+        Err(BatchError::Status(status)) if (400..500).contains(&status) => Err(UsageError(format!(
+            "upstream {url} answered GET {target} with status {status}{}",
+            client_error_hint(&upstream, status)
+        ))
+        .into()),
+        Err(BatchError::Status(status)) => {
+            eprintln!(
+                "warning: upstream {url} answered GET {target} with status {status}; the run goes on and counts such answers as failed batches"
+            );
+            Ok(upstream)
+        }
+        Err(BatchError::Http(detail)) => Err(not_http(detail).into()),
+        Err(BatchError::Timeout(ms)) => Err(UsageError(format!(
+            "upstream {url} did not answer GET {target} within {ms} ms (the per-request timeout; raise it with --timeout-ms)"
+        ))
+        .into()),
+        Err(error) => Err(UsageError(format!("upstream {url}, GET {target}: {error}")).into()),
+    }
+}
+
+/// One request for batch 0 of a one-batch workload against `upstream`,
+/// without retries: exactly what the run's first request will send.
+fn fetch_first(upstream: pipeline::Upstream, timeout: Duration) -> Result<Vec<u8>, BatchError> {
+    let workload = pipeline::Workload::new(upstream)
+        .batches(1)
+        .io_ms(0)
+        .retries(0)
+        .timeout_ms(
+            u64::try_from(timeout.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1),
+        );
+    pipeline::BlockingFetcher::new(&workload).fetch(0)
+}
+
+/// Whether a `/health` body is a runtime-lab feature store's: it names the
+/// store as its service, or, from a store built before it did (a bare
+/// `{"status":"ok"}`), the store's own route answers batch 0.
+fn is_feature_store_health(body: &[u8], upstream: &pipeline::Upstream, timeout: Duration) -> bool {
+    let Ok(health) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    if health["service"] == feature_store::HEALTH_SERVICE {
+        return true;
+    }
+    if health != serde_json::json!({ "status": "ok" }) {
+        return false;
+    }
+    let store = upstream.clone().with_kind(UpstreamKind::FeatureStore);
+    fetch_first(store, timeout)
+        .ok()
+        .and_then(|batch| serde_json::from_slice::<serde_json::Value>(&batch).ok())
+        .is_some_and(|batch| {
+            batch["id"] == 0 && batch["values"].as_array().is_some_and(|v| !v.is_empty())
+        })
+}
+
+/// Why a URL that is not a feature store may have answered 4xx, for the error message.
+fn client_error_hint(upstream: &pipeline::Upstream, status: u16) -> String {
+    if upstream.kind == UpstreamKind::Template {
+        return format!(
+            "; hint: {} is replaced by the batch id (0 in this probe, up to N - 1 in the run): check that the service accepts a number where it stands",
+            pipeline::ID_PLACEHOLDER
+        );
+    }
+    let path = upstream.path.split('?').next().unwrap_or("");
+    if path.is_empty() || path == "/" {
+        format!(
+            "; hint: give the path of an endpoint, as in http://{}/delay/1",
+            upstream.authority
+        )
+    } else if status == 404 || status == 405 {
+        format!(
+            "; hint: the URL is requested exactly as given for every batch ({path}/health did not answer as a runtime-lab feature store, so it is not taken as a store's base): check the path"
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// Bad input from the command line or about the environment: `runtime-lab`
@@ -218,4 +358,45 @@ pub fn exit_with_parent() -> anyhow::Result<()> {
         std::process::exit(0);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstream(url: &str) -> pipeline::Upstream {
+        pipeline::Upstream::parse(url)
+            .unwrap()
+            .with_kind(UpstreamKind::of_other_service(url))
+    }
+
+    #[test]
+    fn only_the_stores_health_makes_a_feature_store() {
+        // None of these needs the network: the port is never contacted.
+        let any = upstream("http://127.0.0.1:9");
+        let second = Duration::from_secs(1);
+        let store = serde_json::json!({ "status": "ok", "service": feature_store::HEALTH_SERVICE });
+        assert!(is_feature_store_health(
+            store.to_string().as_bytes(),
+            &any,
+            second
+        ));
+        assert!(!is_feature_store_health(b"<html>ok</html>", &any, second));
+        assert!(!is_feature_store_health(
+            br#"{"status":"ok","db":"up"}"#,
+            &any,
+            second
+        ));
+    }
+
+    #[test]
+    fn client_errors_get_a_hint_for_the_likely_cause() {
+        let template = upstream("http://127.0.0.1:9/items/{id}");
+        assert!(client_error_hint(&template, 404).contains("{id} is replaced"));
+        let path = upstream("http://127.0.0.1:9/dealy/1");
+        assert!(client_error_hint(&path, 404).contains("/dealy/1/health"));
+        let bare = upstream("http://127.0.0.1:9");
+        assert!(client_error_hint(&bare, 404).contains("/delay/1"));
+        assert_eq!(client_error_hint(&path, 401), "");
+    }
 }

@@ -248,3 +248,57 @@ fn an_upstream_that_refuses_or_is_not_http_is_a_clear_error() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("not an HTTP server"), "{stderr}");
 }
+
+#[test]
+fn the_probe_tells_a_feature_store_from_any_other_url() {
+    let store = feature_store::FeatureStore::spawn(feature_store::Config::default()).unwrap();
+    let base = format!("http://{}", store.addr());
+    // The store's own httpbin-like route is just another URL.
+    let cases = [
+        (base.clone(), "feature-store", "feature store"),
+        (format!("{base}/delay/0"), "url", "requested as it is"),
+        (format!("{base}/delay/0?b={{id}}"), "template", "{id}"),
+    ];
+    for (url, kind, words) in &cases {
+        let args = [
+            "run",
+            "-e",
+            "serial",
+            "-n",
+            "2",
+            "--io-ms",
+            "0",
+            "--upstream",
+            url,
+        ];
+        let output = runtime_lab().args(args).arg("--json").output().unwrap();
+        assert!(
+            output.status.success(),
+            "{url}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report = parse_single_json(&output);
+        assert_eq!(report["upstream_kind"], *kind, "{url}: {report}");
+        assert_eq!(report["ok"], 2, "{url}: {report}");
+        // The human output says what the probe decided.
+        let output = runtime_lab().args(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("upstream "))
+            .unwrap_or("");
+        assert!(line.contains(words), "{url}: {stdout}");
+    }
+
+    // A path the server does not have fails before the run, with the status.
+    let output = runtime_lab()
+        .args(["run", "-e", "serial", "--upstream", &format!("{base}/nope")])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("status 404") && stderr.contains("hint"),
+        "{stderr}"
+    );
+}

@@ -316,5 +316,18 @@ fn a_failing_run_stops_its_curve_with_its_error_and_the_sweep_still_reports() {
     assert!(reason.contains("N = 2"), "{reason}");
     let report = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
     assert!(report.contains("`serial` stops at N = 2"), "{report}");
+    // The failed point is a row of the table, with no numbers, not a point drawn.
+    assert!(report.contains("| serial | 2 | failed |"), "{report}");
+    let figure = &results["figures"][0];
+    let series = &figure["series"][0];
+    assert_eq!(series["stop"]["failed"], true, "{series}");
+    assert!(
+        series["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|point| point["n"] != 2),
+        "{series}"
+    );
     assert!(out.join("fig1.png").is_file());
 }

@@ -113,17 +113,27 @@ fn sweep_into(
         },
     );
 
+    // The upstream is probed once, here; every run is told its kind.
     let upstream = crate::upstream::Upstream::prepare(
         args.upstream.as_deref(),
+        None,
         &args.faults,
-        Duration::from_secs(5),
+        crate::upstream::ProbeTimeouts {
+            connect: Duration::from_secs(5),
+            request: Duration::from_millis(pipeline::Workload::default_timeout_ms(
+                scale.io_ms,
+                1,
+                0.0,
+            )),
+        },
     )?;
-    let body_bytes = probe_upstream(upstream.url())?;
+    let body_bytes = probe_upstream(upstream.target()?)?;
     let calibration = pipeline::Calibration::measure(FEATURES);
     let cpu_rounds = calibration.rounds_for(scale.cpu_ms() as f64);
     let runner = runner::Runner {
         program: runner::this_program()?,
         upstream: upstream.url().to_owned(),
+        upstream_kind: upstream.kind(),
         cpu_rounds,
         features: FEATURES,
         tolerate_failed_batches: args.faults.any(),
@@ -151,7 +161,7 @@ fn sweep_into(
         repeat: plan.repeat,
         upstream: runner.upstream.clone(),
         embedded_upstream,
-        template_upstream: runner.upstream.contains("{id}"),
+        upstream_kind: runner.upstream_kind,
         upstream_cpu_ms,
         body_bytes,
         duration_s: started.elapsed().as_secs_f64(),
@@ -367,15 +377,15 @@ pub(crate) fn write_atomically(out: &Path, name: &str, bytes: &[u8]) -> anyhow::
 
 /// Fetches one batch without delay: proves the upstream answers before the
 /// sweep starts, and measures a response body for figure 8's floor.
-fn probe_upstream(url: &str) -> anyhow::Result<usize> {
-    let upstream = pipeline::Upstream::parse(url).context("bad --upstream")?;
+fn probe_upstream(upstream: pipeline::Upstream) -> anyhow::Result<usize> {
+    let url = upstream.url.clone();
     let workload = pipeline::Workload::new(upstream)
         .batches(1)
         .io_ms(0)
         .features(FEATURES);
     let body = pipeline::BlockingFetcher::new(&workload)
         .fetch(0)
-        .with_context(|| format!("the feature store at {url} does not answer"))?;
+        .with_context(|| format!("the upstream at {url} does not answer"))?;
     Ok(body.len())
 }
 

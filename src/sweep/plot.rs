@@ -232,7 +232,11 @@ where
                 })
             })
             .collect();
+        // A failed point is not drawn: the legend names it instead.
         let label = match &series.stop {
+            Some(stop) if stop.failed => {
+                format!("{} (failed at N = {})", series.label, thousands(stop.n))
+            }
             Some(stop) => format!("{} (stops at N = {})", series.label, thousands(stop.n)),
             None => series.label.clone(),
         };

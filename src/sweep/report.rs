@@ -87,8 +87,9 @@ pub struct SweepInfo {
     pub upstream: String,
     /// Whether the sweep started the feature store itself.
     pub embedded_upstream: bool,
-    /// Whether the upstream is a URL template, which sets its own delay.
-    pub template_upstream: bool,
+    /// What the sweep's probe found the upstream to be: anything but a
+    /// feature store sets its own delay.
+    pub upstream_kind: pipeline::UpstreamKind,
     /// CPU time of the embedded feature store during the sweep.
     pub upstream_cpu_ms: Option<f64>,
     /// Bytes of one feature batch's response body.
@@ -186,9 +187,10 @@ pub fn render(
                 info.duration_s
             ),
             (true, None) => format!("embedded child process at {}", info.upstream),
-            (false, _) if info.template_upstream => format!(
-                "external URL template {}: the service sets its own delay, so io_ms and the ideal bound only hold if it matches (its CPU time is not visible to the sweep)",
-                info.upstream
+            (false, _) if info.upstream_kind != pipeline::UpstreamKind::FeatureStore => format!(
+                "external URL {} ({}): the service sets its own delay, so io_ms and the ideal bound only hold if it matches (its CPU time is not visible to the sweep)",
+                info.upstream,
+                info.upstream_kind.as_str()
             ),
             (false, _) => format!(
                 "external, {} (its CPU time is not visible to the sweep)",
@@ -362,18 +364,33 @@ fn render_table(md: &mut String, result: &FigureResult) {
             } else {
                 let _ = writeln!(
                     md,
-                    "| {} | {} | {} | {}-{} | {} | {:.2} | {:.1} | {:.0} |",
+                    "| {} | {} | {} | {}-{} | {} | {} | {:.1} | {:.0} |",
                     series.label,
                     thousands(point.n),
                     ms(point.wall_ms.median),
                     ms(point.wall_ms.min),
                     ms(point.wall_ms.max),
                     ms(point.ideal_ms),
-                    point.efficiency,
+                    // A point whose runs lost batches has no efficiency.
+                    point
+                        .efficiency
+                        .map_or_else(|| "incomplete".to_owned(), |e| format!("{e:.2}")),
                     mib(point.peak_rss_kb.median),
                     point.threads_peak
                 );
             }
+        }
+        // The point where a run failed is a row of its own, with no numbers.
+        if let Some(stop) = series.stop.as_ref().filter(|stop| stop.failed) {
+            rows += 1;
+            let cells = if memory { 4 } else { 6 };
+            let _ = writeln!(
+                md,
+                "| {} | {} | failed |{}",
+                series.label,
+                thousands(stop.n),
+                " |".repeat(cells - 1)
+            );
         }
     }
     if rows == 0 {
@@ -511,10 +528,12 @@ pub fn findings(result: &FigureResult) -> Vec<String> {
             }
         }
         5 | 2 => {
+            // Only points whose runs did every batch have an efficiency.
             let mut by_efficiency: Vec<(f64, &str)> = measured
                 .iter()
                 .filter_map(|s| {
                     s.at(n)
+                        .filter(|p| p.efficiency.is_some())
                         .map(|p| (bound(n) / p.wall_ms.median, s.label.as_str()))
                 })
                 .collect();

@@ -119,8 +119,10 @@ pub struct PointResult {
     pub wall_ms: Spread,
     /// Median of the runs' own ideal bounds.
     pub ideal_ms: f64,
-    /// `ideal_ms / median wall_ms`, at most 1.
-    pub efficiency: f64,
+    /// `ideal_ms / median wall_ms`, at most 1; `None` when a run of the
+    /// point lost batches (a sweep with injected faults), since the bound
+    /// is for work that was not all done.
+    pub efficiency: Option<f64>,
     /// Peak RSS of the run's process.
     pub peak_rss_kb: Spread,
     /// Median peak thread count.
@@ -146,6 +148,10 @@ pub struct Stop {
     pub n: u32,
     /// Why: a cap, a limit of this machine, or the failed run's error.
     pub reason: String,
+    /// Whether a run failed there (it is then a failed point of the
+    /// tables, and the plot's legend says so), rather than the plan
+    /// skipping it.
+    pub failed: bool,
 }
 
 /// One curve's measured points.
@@ -226,8 +232,10 @@ pub fn summarize(
             {
                 let mut reports = Vec::new();
                 let mut problem = None;
+                let mut failed = false;
                 for repeat in 0..plan.repeat {
                     let row = row_for(figure, series, point.n, repeat, &point.run, outcomes);
+                    failed |= row.status == Status::Failed;
                     match (&row.report, row.status) {
                         (Some(report), Status::Ok) => reports.push(report.clone()),
                         _ => {
@@ -238,7 +246,11 @@ pub fn summarize(
                 }
                 match problem {
                     Some(reason) if stop.is_none() => {
-                        stop = Some(Stop { n: point.n, reason });
+                        stop = Some(Stop {
+                            n: point.n,
+                            reason,
+                            failed,
+                        });
                     }
                     None if stop.is_none() => points.push(point_result(point.n, &reports)),
                     _ => {}
@@ -352,16 +364,23 @@ fn point_result(n: u32, reports: &[RunReport]) -> PointResult {
         runs: reports.len(),
         wall_ms,
         ideal_ms,
-        // Capped at 1 as DESIGN.md's efficiency is: a run cannot beat the
-        // bound unless the upstream ignores io_ms (a URL template).
-        efficiency: if wall_ms.median > 0.0 {
-            (ideal_ms / wall_ms.median).min(1.0)
-        } else {
-            0.0
-        },
+        efficiency: point_efficiency(ideal_ms, wall_ms.median, reports),
         peak_rss_kb: spread(|r| r.peak_rss_kb as f64),
         threads_peak: spread(|r| r.threads_peak as f64).median,
         kib_per_request: None,
+    }
+}
+
+/// A point's efficiency: `None` when any of its runs lost batches.
+/// Capped at 1 as DESIGN.md's efficiency is: a run cannot beat the bound
+/// unless the upstream ignores io_ms (a URL that is not a feature store).
+fn point_efficiency(ideal_ms: f64, median_wall_ms: f64, reports: &[RunReport]) -> Option<f64> {
+    if reports.iter().any(|r| r.ok < r.batches) {
+        None
+    } else if median_wall_ms > 0.0 {
+        Some((ideal_ms / median_wall_ms).min(1.0))
+    } else {
+        Some(0.0)
     }
 }
 
@@ -462,7 +481,7 @@ pub fn to_csv(rows: &[Row]) -> String {
             Some(r) => fields.extend([
                 format!("{:.3}", r.wall_ms),
                 format!("{:.3}", r.ideal_ms),
-                format!("{:.4}", r.efficiency),
+                r.efficiency.map_or_else(String::new, |e| format!("{e:.4}")),
                 format!("{:.4}", r.cpu_per_batch_ms),
                 r.io_ms.to_string(),
                 r.cpu_ms.to_string(),
@@ -524,7 +543,7 @@ mod tests {
             runs: 1,
             wall_ms: Spread::of([1.0]).unwrap(),
             ideal_ms: 1.0,
-            efficiency: 1.0,
+            efficiency: Some(1.0),
             peak_rss_kb: Spread::of([rss]).unwrap(),
             threads_peak: 1.0,
             kib_per_request: None,

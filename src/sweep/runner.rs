@@ -17,8 +17,10 @@ use std::time::{Duration, Instant};
 pub struct Runner {
     /// The `runtime-lab` binary.
     pub program: PathBuf,
-    /// The feature store's URL.
+    /// The upstream's URL.
     pub upstream: String,
+    /// What the sweep's probe found it to be; every run is told, so no run probes again.
+    pub upstream_kind: pipeline::UpstreamKind,
     /// Calibrated kernel rounds per batch, the same for every run.
     pub cpu_rounds: u64,
     /// Feature values per batch.
@@ -41,6 +43,8 @@ impl Runner {
             self.features.to_string(),
             "--upstream".to_owned(),
             self.upstream.clone(),
+            "--upstream-kind".to_owned(),
+            self.upstream_kind.as_str().to_owned(),
         ]);
         args
     }
@@ -117,6 +121,14 @@ impl Runner {
         let status = child
             .wait()
             .map_err(|error| format!("cannot wait for the run: {error}"))?;
+        if status.code() == Some(i32::from(crate::cli::EXIT_NO_BATCH_COMPLETED)) {
+            // The run printed its report: name its first error.
+            let first = serde_json::from_str::<RunReport>(stdout.trim())
+                .ok()
+                .and_then(|report| report.errors.first().cloned())
+                .unwrap_or_else(|| "no error given".to_owned());
+            return Err(format!("every batch failed ({first})"));
+        }
         if !status.success() {
             let said = stderr
                 .lines()

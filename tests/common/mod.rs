@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod httpbin;
+
 use std::process::{Command, Output};
 
 /// The `runtime-lab` binary built for these tests.

@@ -570,6 +570,24 @@ mod tests {
     }
 
     #[test]
+    fn the_upstream_kind_decided_by_the_probe_reaches_the_workers() {
+        // A worker parses nothing itself: the plain URL must stay a plain
+        // URL, not become a feature store's base, on the other side of the pipe.
+        let upstream = pipeline::Upstream::parse("http://127.0.0.1:9/delay/1")
+            .unwrap()
+            .with_kind(pipeline::UpstreamKind::Url);
+        let start = ToWorker::Start {
+            workload: Workload::new(upstream.clone()),
+        };
+        let line = serde_json::to_string(&start).unwrap();
+        let ToWorker::Start { workload } = serde_json::from_str(&line).unwrap() else {
+            panic!("a start message comes back as one: {line}");
+        };
+        assert_eq!(workload.upstream, upstream);
+        assert_eq!(workload.request_path(3, 0), "/delay/1");
+    }
+
+    #[test]
     fn messages_round_trip() {
         let reply = FromWorker {
             id: 3,

@@ -59,9 +59,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The crate's entry point does the same, measured: compare wall with ideal.
     let report = exec_rayon::run(&workload.clone().workers(4))?;
+    // A run with failed batches has no efficiency: its wall time is not the work's.
+    let efficiency = report.efficiency.map_or_else(
+        || format!("none ({} failed)", report.failed),
+        |e| format!("{e:.2}"),
+    );
     println!(
-        "exec_rayon::run on 4 threads: wall {:.0} ms, ideal {:.0} ms, efficiency {:.2}, checksum {}",
-        report.wall_ms, report.ideal_ms, report.efficiency, report.checksum
+        "exec_rayon::run on 4 threads: wall {:.0} ms, ideal {:.0} ms, efficiency {efficiency}, checksum {}",
+        report.wall_ms, report.ideal_ms, report.checksum
     );
     Ok(())
 }

@@ -6,7 +6,8 @@
 //! (no thread is held while it waits, so it holds ten thousand requests at
 //! once) and answers `{"id": id, "values": [K numbers]}`, the values a pure
 //! function of `id` and their index. It also answers `GET /delay/{seconds}`
-//! like httpbin (the articles' upstream) and `GET /health`. Bad input gets a
+//! like httpbin (the articles' upstream) and `GET /health` (whose body names
+//! [`HEALTH_SERVICE`], so that clients can tell a store from other servers). Bad input gets a
 //! `400` (or `404` for unknown paths) with a JSON error body.
 //!
 //! The binary runs it as a child process (`runtime-lab serve-features`) so
@@ -34,7 +35,7 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::oneshot;
 
 pub use faults::{Fault, Faults, MAX_STALL_MS};
-pub use routes::{MAX_DELAY_MS, MAX_VALUES, values};
+pub use routes::{HEALTH_SERVICE, MAX_DELAY_MS, MAX_VALUES, values};
 
 /// Errors starting the feature store.
 #[derive(Debug, thiserror::Error)]

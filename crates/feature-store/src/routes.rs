@@ -19,6 +19,9 @@ pub const MAX_VALUES: u32 = 100_000;
 pub const MAX_DELAY_MS: u64 = 60_000;
 /// Values per batch when `n` is not given.
 const DEFAULT_VALUES: u32 = 1024;
+/// The `service` field of `GET /health`'s JSON body: how a client tells a
+/// feature store from any other server that answers `/health`.
+pub const HEALTH_SERVICE: &str = "runtime-lab feature store";
 
 /// The feature values of batch `id`: `n` numbers in `[-1, 1)`, a pure
 /// function of `id` and the index, identical on every run and machine.
@@ -63,7 +66,10 @@ pub(crate) async fn handle(
     let query = request.uri().query().unwrap_or("").to_owned();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let reply = match segments.as_slice() {
-        ["health"] => Ok(json(StatusCode::OK, &serde_json::json!({ "status": "ok" }))),
+        ["health"] => Ok(json(
+            StatusCode::OK,
+            &serde_json::json!({ "status": "ok", "service": HEALTH_SERVICE }),
+        )),
         ["features", id] => features(id, &query, &faults).await,
         ["delay", seconds] => delay(seconds, &request).await,
         _ => Err((StatusCode::NOT_FOUND, format!("no route for {path}"))),

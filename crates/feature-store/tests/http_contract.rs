@@ -74,6 +74,11 @@ fn bad_input_gets_400_or_404_with_a_json_error() {
     }
     let (status, body) = get(&store, "/health");
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    // Clients tell a feature store from other servers by this field.
+    assert_eq!(
+        body["service"].as_str(),
+        Some(feature_store::HEALTH_SERVICE)
+    );
 }
 
 #[test]

@@ -23,11 +23,14 @@ impl BlockingFetcher {
             // Enough idle slots that no connection of the run is ever dropped.
             Connections::Pooled => workload.in_flight_limit().max(workload.workers),
         };
+        // The request head is set whole on each request (`crate::wire`), so
+        // that it is byte for byte the async path's; the agent adds no
+        // header of its own, and follows no redirect, as hyper does not.
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .max_redirects(0)
             .max_idle_connections(idle)
             .max_idle_connections_per_host(idle)
-            .user_agent("runtime-lab")
             .timeout_global(Some(Duration::from_millis(workload.timeout_ms)))
             .build();
         BlockingFetcher {
@@ -49,22 +52,33 @@ impl BlockingFetcher {
     }
 
     fn fetch_once(&self, id: u64, attempt: u32) -> Result<Vec<u8>, BatchError> {
-        let url = self.workload.request_url(id, attempt);
-        let mut response = self
-            .agent
-            .get(&url)
-            .call()
-            .map_err(|err| self.classify(err))?;
+        // The address resolved when the workload was built, as the async
+        // path connects to; the `host` header names the host as given.
+        let url = format!(
+            "http://{}{}",
+            self.workload.upstream.addr,
+            self.workload.request_path(id, attempt)
+        );
+        let mut request = self.agent.get(&url);
+        for (name, value) in crate::wire::request_headers(&self.workload) {
+            request = request.header(name, value);
+        }
+        let mut response = request.call().map_err(|err| self.classify(err))?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
             return Err(BatchError::Status(status));
         }
-        response
+        let body = response
             .body_mut()
             .with_config()
             .limit(MAX_BODY_BYTES as u64)
             .read_to_vec()
-            .map_err(|err| self.classify(err))
+            .map_err(|err| self.classify(err))?;
+        let encoding = response
+            .headers()
+            .get("content-encoding")
+            .map(|value| value.as_bytes());
+        Ok(crate::wire::decode_content(encoding, &body)?.unwrap_or(body))
     }
 
     fn classify(&self, error: ureq::Error) -> BatchError {

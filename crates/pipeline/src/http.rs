@@ -139,11 +139,10 @@ impl<C: Connect> AsyncFetcher<C> {
         sender: &mut Sender,
         driver: &mut Driver<C::Io>,
     ) -> Result<Bytes, BatchError> {
-        let mut request = Request::get(self.workload.request_path(id, attempt))
-            .header(header::HOST, &self.workload.upstream.authority)
-            .header(header::USER_AGENT, "runtime-lab");
-        if self.workload.connections == Connections::Fresh {
-            request = request.header(header::CONNECTION, "close");
+        // The same head as the blocking path's, header for header (`crate::wire`).
+        let mut request = Request::get(self.workload.request_path(id, attempt));
+        for (name, value) in crate::wire::request_headers(&self.workload) {
+            request = request.header(name, value);
         }
         let request = request
             .body(Empty::new())
@@ -157,7 +156,8 @@ impl<C: Connect> AsyncFetcher<C> {
             if !response.status().is_success() {
                 return Err(BatchError::Status(status));
             }
-            Limited::new(response.into_body(), MAX_BODY_BYTES)
+            let (head, body) = response.into_parts();
+            let body = Limited::new(body, MAX_BODY_BYTES)
                 .collect()
                 .await
                 .map(|collected| collected.to_bytes())
@@ -167,7 +167,12 @@ impl<C: Connect> AsyncFetcher<C> {
                     } else {
                         BatchError::Http(err.to_string())
                     }
-                })
+                })?;
+            let encoding = head
+                .headers
+                .get(header::CONTENT_ENCODING)
+                .map(|value| value.as_bytes());
+            Ok(crate::wire::decode_content(encoding, &body)?.map_or(body, Bytes::from))
         });
         match select(response, driver.as_mut()).await {
             Either::Left((body, _)) => body,

@@ -80,7 +80,7 @@ fn decode(kind: UpstreamKind, id: u64, body: &[u8]) -> Result<Vec<f64>, BatchErr
         }
         // Any other service: its bytes are the features, so that a generic
         // JSON endpoint (httpbin's /delay/1) still gets preprocessed.
-        UpstreamKind::Template => {
+        UpstreamKind::Template | UpstreamKind::Url => {
             let mut values: Vec<f64> = body.iter().map(|&b| f64::from(b) / 255.0).collect();
             if values.is_empty() {
                 values.push(0.0);

@@ -60,6 +60,7 @@ mod kernel;
 mod report;
 mod retry;
 pub mod serve;
+mod wire;
 mod workload;
 
 pub use error::{BatchError, Error};
@@ -68,4 +69,7 @@ pub use http::{AsyncFetcher, Connect, FuturesIo, MAX_BODY_BYTES};
 pub use kernel::{Calibration, Processed, batch_digest, combine_digests, process};
 pub use report::{BatchOutcome, LatencySummary, RunClock, RunReport};
 pub use retry::{backoff, count_retries, is_retryable};
-pub use workload::{Connections, Upstream, UpstreamKind, Workload, available_cores};
+pub use wire::{ACCEPT, USER_AGENT, request_headers};
+pub use workload::{
+    Connections, ID_PLACEHOLDER, Upstream, UpstreamKind, Workload, available_cores,
+};

@@ -74,8 +74,9 @@ pub struct RunReport {
     pub wall_ms: f64,
     /// The machine's bound: `io_ms + ceil(batches / cores) * cpu_per_batch_ms`.
     pub ideal_ms: f64,
-    /// `ideal_ms / wall_ms`, capped at 1.
-    pub efficiency: f64,
+    /// `ideal_ms / wall_ms`, capped at 1; `None` (JSON `null`) when any
+    /// batch failed, since the bound is for work that was not all done.
+    pub efficiency: Option<f64>,
     /// Median thread CPU time to preprocess one batch, measured in this run.
     pub cpu_per_batch_ms: f64,
     /// Per-batch latency percentiles.
@@ -107,6 +108,10 @@ pub struct RunReport {
     /// The upstream URL.
     #[serde(default)]
     pub upstream: String,
+    /// What the upstream is: `feature-store`, `template` (a URL with
+    /// `{id}`) or `url` (any other URL, requested as it is).
+    #[serde(default)]
+    pub upstream_kind: crate::UpstreamKind,
     /// CPU time of the embedded feature store process during the run, when the CLI started one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream_cpu_ms: Option<f64>,
@@ -215,11 +220,7 @@ impl RunClock {
             cores,
             wall_ms,
             ideal_ms,
-            efficiency: if wall_ms > 0.0 {
-                (ideal_ms / wall_ms).min(1.0)
-            } else {
-                0.0
-            },
+            efficiency: efficiency(ideal_ms, wall_ms, ok, workload.batches),
             cpu_per_batch_ms,
             latency_ms: if outcomes.is_empty() {
                 LatencySummary::default()
@@ -248,9 +249,22 @@ impl RunClock {
                 .collect(),
             ipc_bytes: None,
             upstream: workload.upstream.url.clone(),
+            upstream_kind: workload.upstream.kind,
             upstream_cpu_ms: None,
             upstream_pid: None,
         }
+    }
+}
+
+/// `ideal / wall`, capped at 1, for a run that did every batch; `None` for
+/// one that did not, whose wall time measures failures, not the work.
+fn efficiency(ideal_ms: f64, wall_ms: f64, ok: u32, batches: u32) -> Option<f64> {
+    if ok < batches {
+        None
+    } else if wall_ms > 0.0 {
+        Some((ideal_ms / wall_ms).min(1.0))
+    } else {
+        Some(0.0)
     }
 }
 
@@ -410,6 +424,20 @@ mod tests {
             report.errors,
             vec!["upstream answered status 500 (1 batch)".to_owned()]
         );
+        assert_eq!(report.efficiency, None, "no efficiency for work not done");
+        assert!(report.ideal_ms >= 0.0);
+        let json = serde_json::to_value(&report).unwrap();
+        assert!(json["efficiency"].is_null(), "{json}");
+        assert!(json["ideal_ms"].is_number(), "{json}");
+        assert_eq!(json["upstream_kind"], "feature-store");
+    }
+
+    #[test]
+    fn only_a_complete_run_has_an_efficiency() {
+        assert_eq!(efficiency(100.0, 200.0, 4, 4), Some(0.5));
+        assert_eq!(efficiency(100.0, 50.0, 4, 4), Some(1.0));
+        assert_eq!(efficiency(100.0, 200.0, 3, 4), None);
+        assert_eq!(efficiency(100.0, 3.3, 0, 2), None);
     }
 
     #[test]

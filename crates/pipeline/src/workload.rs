@@ -26,15 +26,49 @@ impl Connections {
 }
 
 /// What kind of service the upstream is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// The CLI decides it once, by probing the URL (see `runtime-lab`'s
+/// `upstream` module), and every executor, every worker process included,
+/// receives the decision inside the [`Workload`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum UpstreamKind {
     /// A runtime-lab feature store: `GET {base}/features/{id}?delay_ms=D&n=K`.
+    #[default]
     FeatureStore,
-    /// Any HTTP service, addressed by a URL template containing `{id}`;
-    /// the response bytes are preprocessed as they are.
+    /// Any HTTP service, addressed by a URL template containing `{id}`,
+    /// which each request replaces with its batch id; the response bytes are
+    /// preprocessed as they are.
     Template,
+    /// Any HTTP URL without `{id}`, requested as it is for every batch; the
+    /// response bytes are preprocessed as they are (the batch id still
+    /// enters each digest, so the checksum stays well defined).
+    Url,
 }
+
+impl UpstreamKind {
+    /// The name used in reports and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpstreamKind::FeatureStore => "feature-store",
+            UpstreamKind::Template => "template",
+            UpstreamKind::Url => "url",
+        }
+    }
+
+    /// The kind of a URL that is not a feature store: a template when it
+    /// holds `{id}`, a plain URL otherwise.
+    pub fn of_other_service(url: &str) -> Self {
+        if url.contains(ID_PLACEHOLDER) {
+            UpstreamKind::Template
+        } else {
+            UpstreamKind::Url
+        }
+    }
+}
+
+/// The placeholder that a [`UpstreamKind::Template`] URL holds for the batch id.
+pub const ID_PLACEHOLDER: &str = "{id}";
 
 /// Where batches are fetched from.
 ///
@@ -44,19 +78,23 @@ pub enum UpstreamKind {
 pub struct Upstream {
     /// The URL as given (base or template).
     pub url: String,
-    /// Feature store or template.
+    /// Feature store, template or plain URL.
     pub kind: UpstreamKind,
     /// The resolved socket address to connect to.
     pub addr: SocketAddr,
     /// The value of the `Host` header (`host:port`).
     pub authority: String,
-    /// The path part of the URL: a prefix for a feature store, a template with `{id}` otherwise.
+    /// The path and query of the URL exactly as given (empty when it has
+    /// none): a prefix for a feature store, the request target otherwise.
     pub path: String,
 }
 
 impl Upstream {
-    /// Parses `http://host:port[/prefix]` (a feature store) or a URL
-    /// containing `{id}` (any other HTTP service), and resolves its host.
+    /// Parses `http://host[:port][/path]` and resolves its host.
+    ///
+    /// Without a probe, the kind is a guess: a template when the URL holds
+    /// `{id}`, otherwise the base of a feature store. Callers that know
+    /// better (the CLI probes the URL) set it with [`Upstream::with_kind`].
     pub fn parse(url: &str) -> Result<Self, Error> {
         let invalid = |reason: &str| Error::InvalidUpstream {
             url: url.to_owned(),
@@ -65,12 +103,17 @@ impl Upstream {
         let rest = url
             .strip_prefix("http://")
             .ok_or_else(|| invalid("only plain http:// upstreams are supported"))?;
-        let (authority, path) = match rest.find('/') {
-            Some(slash) => (&rest[..slash], &rest[slash..]),
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(at) => (&rest[..at], &rest[at..]),
             None => (rest, ""),
         };
         if authority.is_empty() {
             return Err(invalid("missing host"));
+        }
+        if authority.contains('@') {
+            return Err(invalid(
+                "user names and passwords in the URL are not supported",
+            ));
         }
         let with_port = if authority
             .rsplit_once(':')
@@ -88,18 +131,34 @@ impl Upstream {
             })?
             .next()
             .ok_or_else(|| invalid("host resolved to no address"))?;
-        let kind = if url.contains("{id}") {
-            UpstreamKind::Template
-        } else {
-            UpstreamKind::FeatureStore
+        let kind = match UpstreamKind::of_other_service(url) {
+            UpstreamKind::Template => UpstreamKind::Template,
+            _ => UpstreamKind::FeatureStore,
         };
+        // A fragment is never sent: it names a part of a page, not a resource.
+        let path = path.split_once('#').map_or(path, |(before, _)| before);
         Ok(Upstream {
             url: url.to_owned(),
             kind,
             addr,
             authority: authority.to_owned(),
-            path: path.trim_end_matches('/').to_owned(),
+            path: path.to_owned(),
         })
+    }
+
+    /// The same upstream, as a service of `kind`.
+    pub fn with_kind(mut self, kind: UpstreamKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// The path prefix of a feature store: the URL's path without its
+    /// trailing slashes (a query makes no sense on a store's base URL).
+    pub fn store_prefix(&self) -> &str {
+        self.path
+            .split_once('?')
+            .map_or(self.path.as_str(), |(path, _)| path)
+            .trim_end_matches('/')
     }
 }
 
@@ -280,19 +339,23 @@ impl Workload {
 
     /// The origin-form request target (path and query) for attempt
     /// `attempt` (0 for the first) of batch `id`. A feature store is told
-    /// the attempt, so that its injected faults are the same for every executor.
+    /// the attempt, so that its injected faults are the same for every
+    /// executor; any other URL is requested as given, `{id}` replaced.
     pub fn request_path(&self, id: u64, attempt: u32) -> String {
         match self.upstream.kind {
             UpstreamKind::FeatureStore => format!(
                 "{}/features/{id}?delay_ms={}&n={}&attempt={attempt}",
-                self.upstream.path, self.io_ms, self.features
+                self.upstream.store_prefix(),
+                self.io_ms,
+                self.features
             ),
-            UpstreamKind::Template => {
-                let path = self.upstream.path.replace("{id}", &id.to_string());
-                if path.is_empty() {
-                    "/".to_owned()
-                } else {
+            UpstreamKind::Template | UpstreamKind::Url => {
+                let path = self.upstream.path.replace(ID_PLACEHOLDER, &id.to_string());
+                if path.starts_with('/') {
                     path
+                } else {
+                    // An empty path, or a query straight after the host.
+                    format!("/{path}")
                 }
             }
         }
@@ -333,6 +396,35 @@ mod tests {
         assert_eq!(upstream.addr.port(), 9);
         let workload = Workload::new(upstream);
         assert_eq!(workload.request_path(3, 1), "/delay/1?x=3");
+    }
+
+    #[test]
+    fn plain_urls_are_requested_as_given_for_every_batch() {
+        let upstream = Upstream::parse("http://127.0.0.1:9/delay/1/")
+            .unwrap()
+            .with_kind(UpstreamKind::Url);
+        let workload = Workload::new(upstream).io_ms(250);
+        assert_eq!(workload.request_path(0, 0), "/delay/1/");
+        assert_eq!(workload.request_path(5, 2), "/delay/1/");
+        let bare = Upstream::parse("http://127.0.0.1:9?q=1#top")
+            .unwrap()
+            .with_kind(UpstreamKind::Url);
+        assert_eq!(Workload::new(bare).request_path(1, 0), "/?q=1");
+    }
+
+    #[test]
+    fn kinds_of_other_services_follow_the_placeholder() {
+        assert_eq!(
+            UpstreamKind::of_other_service("http://h/delay/1"),
+            UpstreamKind::Url
+        );
+        assert_eq!(
+            UpstreamKind::of_other_service("http://h/delay/1?b={id}"),
+            UpstreamKind::Template
+        );
+        let store = Upstream::parse("http://127.0.0.1:9/prefix//").unwrap();
+        assert_eq!(store.kind, UpstreamKind::FeatureStore);
+        assert_eq!(store.store_prefix(), "/prefix");
     }
 
     #[test]

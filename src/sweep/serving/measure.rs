@@ -31,6 +31,8 @@ pub struct Tools {
     pub program: PathBuf,
     /// The feature store's URL.
     pub upstream: String,
+    /// Its kind, probed once for the whole sweep.
+    pub upstream_kind: pipeline::UpstreamKind,
     /// Upstream delay per fetch.
     pub io_ms: u64,
     /// CPU time per request, and its calibrated kernel rounds.
@@ -54,6 +56,7 @@ impl ServerChild {
             .args(["serve", "--executor", server.executor])
             .args(["--workers", &server.workers.to_string()])
             .args(["--addr", "127.0.0.1:0", "--upstream", &tools.upstream])
+            .args(["--upstream-kind", tools.upstream_kind.as_str()])
             .args(["--io-ms", &tools.io_ms.to_string()])
             .args(["--cpu-ms", &tools.cpu_ms.to_string()])
             .args(["--cpu-rounds", &tools.cpu_rounds.to_string()]);

@@ -195,13 +195,18 @@ fn sweep_into(
     crate::limits::raise_open_file_limit();
     let upstream = Upstream::prepare(
         args.upstream.as_deref(),
+        None,
         &args.faults,
-        Duration::from_secs(5),
+        crate::upstream::ProbeTimeouts {
+            connect: Duration::from_secs(5),
+            request: Duration::from_secs(30),
+        },
     )?;
     let calibration = pipeline::Calibration::measure(FEATURES);
     let tools = Tools {
         program: std::env::current_exe().context("cannot find the runtime-lab binary")?,
         upstream: upstream.url().to_owned(),
+        upstream_kind: upstream.kind(),
         io_ms: plan.scale.io_ms,
         cpu_ms: plan.scale.cpu_ms,
         cpu_rounds: calibration.rounds_for(plan.scale.cpu_ms as f64),
