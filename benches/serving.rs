@@ -27,7 +27,9 @@
 
 mod common;
 
-use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use criterion::{
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -85,16 +87,32 @@ fn serving(c: &mut Criterion) {
     for (executor, workers) in SERVERS {
         let workers = if workers == 0 { cores } else { workers };
         let (_server, addr) = start(&[
-            "serve", "--executor", executor, "--workers", &workers.to_string(),
-            "--addr", "127.0.0.1:0", "--upstream", &format!("http://{store}"),
-            "--upstream-kind", "feature-store", "--io-ms", &IO_MS.to_string(),
-            "--cpu-ms", &CPU_MS.to_string(), "--cpu-rounds", &rounds.to_string(),
+            "serve",
+            "--executor",
+            executor,
+            "--workers",
+            &workers.to_string(),
+            "--addr",
+            "127.0.0.1:0",
+            "--upstream",
+            &format!("http://{store}"),
+            "--upstream-kind",
+            "feature-store",
+            "--io-ms",
+            &IO_MS.to_string(),
+            "--cpu-ms",
+            &CPU_MS.to_string(),
+            "--cpu-rounds",
+            &rounds.to_string(),
         ]);
         let config = load::Config {
             connections: CONNECTIONS,
             duration: WINDOW,
             warmup: Duration::from_millis(200),
-            ..load::Config::new(format!("http://{addr}/predict?id={{id}}"), load::Mode::Closed)
+            ..load::Config::new(
+                format!("http://{addr}/predict?id={{id}}"),
+                load::Mode::Closed,
+            )
         };
         group.bench_function(BenchmarkId::new(executor, workers), |bencher| {
             bencher.iter_custom(|iters| {

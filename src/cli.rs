@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use pipeline::{Calibration, Connections, RunReport, Upstream, UpstreamKind, Workload};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Compare Rust concurrency runtimes on one fetch-and-preprocess pipeline.
 ///
@@ -62,6 +63,8 @@ pub enum Command {
     ProcessWorker,
     /// Reproduce the articles' figures: plots, CSV, JSON and REPORT.md.
     Sweep(SweepArgs),
+    /// Load an HTTP server at a constant rate (open loop) or flat out (closed loop).
+    Load(LoadArgs),
 }
 
 /// The workload's parameters (DESIGN.md's table) and the executor to run it on.
@@ -495,6 +498,159 @@ fn upstream_kind_phrase(kind: UpstreamKind) -> &'static str {
         UpstreamKind::FeatureStore => "feature store",
         UpstreamKind::Template => "url template: {id} is each batch's id",
         UpstreamKind::Url => "url: requested as it is for every batch",
+    }
+}
+
+/// Arguments of `load`: exactly one of `--rate` and `--max`.
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("schedule").required(true).args(["rate", "max"])))]
+pub struct LoadArgs {
+    /// URL to load, `http://host:port/path?query`; each `{id}` in it becomes
+    /// the request's running number (0, 1, 2, ...).
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+
+    /// Open loop: this many requests per second at fixed intended start
+    /// times, each timed from its intended start (no coordinated omission).
+    #[arg(allow_negative_numbers = true, long, value_name = "R", value_parser = parse_load_rate)]
+    pub rate: Option<f64>,
+
+    /// Closed loop: each connection sends its next request as soon as the
+    /// last answer arrives, timed from the send (like wrk).
+    #[arg(long)]
+    pub max: bool,
+
+    /// Measured seconds, after the warm-up.
+    #[arg(allow_negative_numbers = true, long, value_name = "S", default_value_t = load::DEFAULT_DURATION.as_secs_f64(), value_parser = parse_duration)]
+    pub duration: f64,
+
+    /// Seconds of load before the measured window, sent but not recorded.
+    #[arg(allow_negative_numbers = true, long, value_name = "S", default_value_t = load::DEFAULT_WARMUP.as_secs_f64(), value_parser = parse_warmup)]
+    pub warmup: f64,
+
+    /// Keep-alive connections, all opened before the run.
+    #[arg(allow_negative_numbers = true, long, value_name = "C", default_value_t = load::DEFAULT_CONNECTIONS as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub connections: u32,
+
+    /// Per-request timeout, connect included.
+    #[arg(allow_negative_numbers = true, long, value_name = "MS", default_value_t = load::DEFAULT_TIMEOUT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub timeout_ms: u64,
+
+    /// Threads of the load generator (1: a current-thread runtime, the least CPU per request).
+    #[arg(allow_negative_numbers = true, long, value_name = "T", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=load::MAX_THREADS as i64))]
+    pub threads: u32,
+
+    /// Print exactly one JSON report on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl LoadArgs {
+    /// The load run these flags describe.
+    pub fn config(&self) -> load::Config {
+        let mode = match self.rate {
+            Some(rate) => load::Mode::Open { rate },
+            None => load::Mode::Closed,
+        };
+        load::Config {
+            connections: self.connections as usize,
+            duration: Duration::from_secs_f64(self.duration),
+            warmup: Duration::from_secs_f64(self.warmup),
+            timeout: Duration::from_millis(self.timeout_ms),
+            threads: self.threads as usize,
+            ..load::Config::new(&self.url, mode)
+        }
+    }
+}
+
+fn parse_load_rate(value: &str) -> Result<f64, String> {
+    let rate: f64 = value
+        .parse()
+        .map_err(|_| format!("{value:?} is not a number"))?;
+    if !(rate > 0.0 && rate <= load::MAX_RATE) {
+        return Err("must be above 0 and at most 10000000 requests per second".into());
+    }
+    Ok(rate)
+}
+
+fn parse_seconds(value: &str) -> Result<f64, String> {
+    let seconds: f64 = value
+        .parse()
+        .map_err(|_| format!("{value:?} is not a number of seconds"))?;
+    if !(0.0..=load::MAX_SECONDS).contains(&seconds) {
+        return Err("must be between 0 and 86400 seconds".into());
+    }
+    Ok(seconds)
+}
+
+fn parse_duration(value: &str) -> Result<f64, String> {
+    let seconds = parse_seconds(value)?;
+    if seconds == 0.0 {
+        return Err("must be above 0 seconds".into());
+    }
+    Ok(seconds)
+}
+
+fn parse_warmup(value: &str) -> Result<f64, String> {
+    parse_seconds(value)
+}
+
+/// Prints a load report as an aligned two-column table.
+pub fn print_load_report(report: &load::LoadReport) {
+    let mode = match report.offered_rps {
+        Some(rate) => format!("open loop, {rate} req/s offered"),
+        None => "closed loop".into(),
+    };
+    let errors = if report.errors.is_empty() {
+        "none".into()
+    } else {
+        report
+            .errors
+            .iter()
+            .map(|(kind, count)| format!("{} {count}", kind.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let latency = report.latency_ms;
+    let rows = [
+        ("url", report.url.clone()),
+        ("mode", mode),
+        (
+            "window",
+            format!(
+                "{} s after {} s of warm-up",
+                report.duration_s, report.warmup_s
+            ),
+        ),
+        ("achieved", format!("{:.1} req/s", report.achieved_rps)),
+        (
+            "ok / unfinished",
+            format!("{} / {}", report.ok, report.unfinished),
+        ),
+        ("errors", errors),
+        (
+            "latency",
+            format!(
+                "p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
+                latency.p50, latency.p90, latency.p99, latency.p999, latency.max
+            ),
+        ),
+        (
+            "connections",
+            format!("{} ({} connects)", report.connections, report.connects),
+        ),
+        ("threads", report.threads.to_string()),
+        (
+            "cpu time",
+            format!(
+                "user {:.0} ms, sys {:.0} ms",
+                report.cpu_user_ms, report.cpu_sys_ms
+            ),
+        ),
+    ];
+    let width = rows.iter().map(|(key, _)| key.len()).max().unwrap_or(0);
+    for (key, value) in rows {
+        println!("{key:<width$}  {value}");
     }
 }
 

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use runtime_lab::cli::{self, Cli, Command, RunArgs, ServeFeaturesArgs};
+use runtime_lab::cli::{self, Cli, Command, LoadArgs, RunArgs, ServeFeaturesArgs};
 use runtime_lab::{executors, limits, sweep, upstream};
 use std::io::Write;
 use std::process::ExitCode;
@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         Command::ProcessWorker => exec_processes::work(std::io::stdin().lock(), std::io::stdout())
             .context("processes worker failed"),
         Command::Sweep(args) => sweep::run(&args),
+        Command::Load(args) => load(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -115,6 +116,39 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
             first_error: report.errors.first().cloned(),
         }
         .into());
+    }
+    Ok(())
+}
+
+fn load(args: &LoadArgs) -> anyhow::Result<()> {
+    let config = args.config();
+    // Every connection holds a socket: ten thousand need the soft limit raised.
+    let limit = limits::raise_open_file_limit();
+    let needed = limits::open_files_needed(config.connections);
+    if limit > 0 && limit < needed {
+        return Err(UsageError(format!(
+            "--connections {} needs about {needed} open files, but this process may open \
+             at most {limit} (RLIMIT_NOFILE); lower --connections or raise the hard limit (ulimit -Hn)",
+            config.connections
+        ))
+        .into());
+    }
+    watchdog(config.deadline() + Duration::from_secs(5));
+    let report = load::run(&config).map_err(|error| {
+        if error.is_usage() {
+            // The message with its causes, e.g. why a host does not resolve.
+            UsageError(format!("{:#}", anyhow::Error::new(error))).into()
+        } else {
+            anyhow::Error::new(error).context("the load run failed")
+        }
+    })?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&report).context("cannot encode the report")?
+        );
+    } else {
+        cli::print_load_report(&report);
     }
     Ok(())
 }
