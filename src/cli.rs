@@ -536,6 +536,11 @@ pub struct LoadArgs {
     #[arg(allow_negative_numbers = true, long, value_name = "MS", default_value_t = load::DEFAULT_TIMEOUT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub timeout_ms: u64,
 
+    /// Seconds after the window in which requests due in it may still
+    /// complete and count (0: they are abandoned as unfinished).
+    #[arg(allow_negative_numbers = true, long, value_name = "S", default_value_t = 0.0, value_parser = parse_warmup)]
+    pub drain: f64,
+
     /// Threads of the load generator (1: a current-thread runtime, the least CPU per request).
     #[arg(allow_negative_numbers = true, long, value_name = "T", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=load::MAX_THREADS as i64))]
     pub threads: u32,
@@ -557,6 +562,7 @@ impl LoadArgs {
             duration: Duration::from_secs_f64(self.duration),
             warmup: Duration::from_secs_f64(self.warmup),
             timeout: Duration::from_millis(self.timeout_ms),
+            drain: Duration::from_secs_f64(self.drain),
             threads: self.threads as usize,
             ..load::Config::new(&self.url, mode)
         }

@@ -114,6 +114,7 @@ async fn drive(config: Config, target: Arc<Target>) -> Result<Totals, Error> {
         t0,
         measure_from: t0 + config.warmup,
         end: t0 + config.warmup + config.duration,
+        drained: t0 + config.warmup + config.duration + config.drain,
         next_id: AtomicU64::new(0),
         connects,
         recorder: Mutex::new(Recorder::new()),
@@ -127,7 +128,7 @@ async fn drive(config: Config, target: Arc<Target>) -> Result<Totals, Error> {
         };
     }
     // Each task stops at `end` by itself; the grace period only bounds a bug.
-    while let Ok(Some(joined)) = timeout_at(shared.end + GRACE, tasks.join_next()).await {
+    while let Ok(Some(joined)) = timeout_at(shared.drained + GRACE, tasks.join_next()).await {
         if let Err(error) = joined
             && error.is_panic()
         {
@@ -229,8 +230,10 @@ struct Shared {
     t0: Instant,
     /// The end of the warm-up.
     measure_from: Instant,
-    /// The end of the run.
+    /// The end of the run: no request is sent after it.
     end: Instant,
+    /// The end of the drain: requests sent before `end` may finish until then.
+    drained: Instant,
     /// The next request's number: the open loop's ticket, and `{id}`.
     next_id: AtomicU64,
     connects: Arc<AtomicU64>,
@@ -246,10 +249,10 @@ impl Shared {
     /// it, within the request timeout and the end of the run. `start` is the
     /// instant its latency counts from.
     async fn request(&self, conn: &mut Option<Conn>, id: u64, start: Instant) -> Outcome {
-        let deadline = (Instant::now() + self.timeout).min(self.end);
-        // Cut short by the end of the run, the request is abandoned, not failed.
+        let deadline = (Instant::now() + self.timeout).min(self.drained);
+        // Cut short by the end of the drain, the request is abandoned, not failed.
         let past_deadline = |kind| {
-            if deadline >= self.end {
+            if deadline >= self.drained {
                 Outcome::Unfinished
             } else {
                 Outcome::Failed(kind)
@@ -304,7 +307,9 @@ async fn open_loop(shared: Arc<Shared>, mut conn: Option<Conn>, rate: f64) {
     loop {
         let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
         let intended = shared.t0 + intended_offset(id, rate);
-        if intended >= shared.end {
+        // A ticket due before the end is sent even when a connection frees
+        // up only during the drain: it is the queue, timed from its intended start.
+        if intended >= shared.end || Instant::now() >= shared.drained {
             return;
         }
         let start = if Instant::now() < intended {

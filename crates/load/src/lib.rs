@@ -100,6 +100,11 @@ pub struct Config {
     pub warmup: Duration,
     /// Per request, connect included; a request past it counts as an error.
     pub timeout: Duration,
+    /// After the measured window, how long requests due in it may still
+    /// complete (and count); 0 abandons them at the window's end as
+    /// `unfinished`. A drain as long as the latency that still counts as
+    /// served keeps `achieved_rps` from being short by the requests in flight.
+    pub drain: Duration,
     /// Runtime threads: 1 runs everything on one thread (current-thread runtime).
     pub threads: usize,
 }
@@ -115,6 +120,7 @@ impl Config {
             duration: DEFAULT_DURATION,
             warmup: DEFAULT_WARMUP,
             timeout: DEFAULT_TIMEOUT,
+            drain: Duration::ZERO,
             threads: 1,
         }
     }
@@ -153,7 +159,12 @@ impl Config {
     /// The longest a [`run`] of this configuration can take: the probe, the
     /// connects, the warm-up and the duration, and a grace second.
     pub fn deadline(&self) -> Duration {
-        self.timeout.min(PROBE_TIMEOUT) + self.timeout + self.warmup + self.duration + engine::GRACE
+        self.timeout.min(PROBE_TIMEOUT)
+            + self.timeout
+            + self.warmup
+            + self.duration
+            + self.drain
+            + engine::GRACE
     }
 }
 

@@ -246,7 +246,8 @@ impl LoadResult {
 }
 
 /// Drives the server at `addr` for `warmup + duration` with `connections`
-/// keep-alive connections, as a `runtime-lab load --json` child.
+/// keep-alive connections, as a `runtime-lab load --json` child; requests
+/// due in the window may complete during `drain` after it.
 pub fn load(
     tools: &Tools,
     addr: SocketAddr,
@@ -254,6 +255,7 @@ pub fn load(
     connections: u32,
     warmup: Duration,
     duration: Duration,
+    drain: Duration,
 ) -> Result<LoadResult, String> {
     let mut command = Command::new(&tools.program);
     command
@@ -265,12 +267,13 @@ pub fn load(
         ])
         .args(["--connections", &connections.to_string()])
         .args(["--warmup", &warmup.as_secs_f64().to_string()])
-        .args(["--duration", &duration.as_secs_f64().to_string()]);
+        .args(["--duration", &duration.as_secs_f64().to_string()])
+        .args(["--drain", &drain.as_secs_f64().to_string()]);
     match offer {
         Offer::Closed => command.arg("--max"),
         Offer::Open(rate) => command.args(["--rate", &format!("{rate:.1}")]),
     };
-    let timeout = warmup + duration + Duration::from_secs(60);
+    let timeout = warmup + duration + drain + Duration::from_secs(60);
     let output = run_bounded(command, timeout)?;
     serde_json::from_str(output.trim())
         .map_err(|error| format!("load printed no report ({error}): {}", output.trim()))
