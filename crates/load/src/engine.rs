@@ -309,7 +309,13 @@ async fn open_loop(shared: Arc<Shared>, mut conn: Option<Conn>, rate: f64) {
         let intended = shared.t0 + intended_offset(id, rate);
         // A ticket due before the end is sent even when a connection frees
         // up only during the drain: it is the queue, timed from its intended start.
-        if intended >= shared.end || Instant::now() >= shared.drained {
+        if intended >= shared.end {
+            return;
+        }
+        if Instant::now() >= shared.drained {
+            if intended >= shared.measure_from {
+                shared.record(Outcome::Unfinished);
+            }
             return;
         }
         let start = if Instant::now() < intended {

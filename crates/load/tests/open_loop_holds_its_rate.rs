@@ -65,3 +65,32 @@ fn a_server_that_closes_every_connection_is_reconnected_without_errors() {
     // One connection per request, the four opened before the run included.
     assert!(report.connects >= report.ok, "{report:?}");
 }
+
+#[test]
+fn a_drain_lets_the_requests_in_flight_at_the_end_count() {
+    let server = TestServer::start(Behaviour {
+        delay: Duration::from_millis(100),
+        ..Behaviour::default()
+    });
+    let rate = 100.0;
+    let run = |drain| {
+        let config = Config {
+            connections: 32,
+            duration: Duration::from_millis(500),
+            warmup: Duration::ZERO,
+            drain,
+            ..Config::new(server.url("/item?id={id}"), Mode::Open { rate })
+        };
+        load::run(&config).expect("load run")
+    };
+    // Without a drain, the last 100 ms of requests are still waiting for
+    // the server when the window closes: abandoned, and missing from the rate.
+    let abrupt = run(Duration::ZERO);
+    assert!(abrupt.unfinished >= 5, "{abrupt:?}");
+    assert!(abrupt.achieved_rps < 0.95 * rate, "{abrupt:?}");
+    // With one, every request due in the window is answered and counted.
+    let drained = run(Duration::from_millis(400));
+    assert_eq!(drained.unfinished, 0, "{drained:?}");
+    assert_eq!(drained.ok, 50, "{drained:?}");
+    assert!((drained.achieved_rps - rate).abs() < 1e-9, "{drained:?}");
+}
