@@ -156,8 +156,12 @@ fn serve_with_children(
     Ok(())
 }
 
-/// Child server processes, stopped with SIGTERM and reaped when dropped, so
-/// that no process outlives the server, whichever way it ends.
+/// How long a child server may take to exit after SIGTERM before it is killed.
+const CHILD_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Child server processes, stopped with SIGTERM (SIGKILL if one does not
+/// exit in time) and reaped when dropped, so that no process outlives the
+/// server, whichever way it ends.
 struct Children(Vec<Child>);
 
 impl Drop for Children {
@@ -167,7 +171,18 @@ impl Drop for Children {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
             }
         }
+        let deadline = std::time::Instant::now() + CHILD_STOP_TIMEOUT;
         for child in &mut self.0 {
+            while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if matches!(child.try_wait(), Ok(None)) {
+                eprintln!(
+                    "warning: server process {} ignored SIGTERM; killing it",
+                    child.id()
+                );
+                let _ = child.kill();
+            }
             let _ = child.wait();
         }
     }

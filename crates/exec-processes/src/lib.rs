@@ -32,7 +32,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use pipeline::serve::{BlockingService, Control, STOP_POLL};
+use pipeline::serve::{BlockingService, Control};
 use pipeline::{
     BatchError, BatchOutcome, BlockingFetcher, Processed, RunClock, RunReport, Workload,
 };
@@ -74,8 +74,8 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// The listener could not be handed to the HTTP server.
-    #[error("cannot listen")]
+    /// The server could not listen or start its handler thread.
+    #[error("cannot serve")]
     Listen(#[source] io::Error),
     /// A worker could not read or write its pipes.
     #[error("worker pipe failed")]
@@ -199,21 +199,13 @@ pub fn run(workload: &Workload, worker: &WorkerCommand) -> Result<RunReport, Err
 /// fetches, preprocesses and answers, and only then takes the next. W such
 /// processes listen on one port with `SO_REUSEPORT` (`runtime-lab serve -e
 /// processes` starts them), so W requests run at once, each process with its
-/// own memory and its own emulated GIL. tiny_http reads connections on
-/// threads of its own; only this thread runs requests.
+/// own memory and its own emulated GIL. A thread per connection reads the
+/// requests; only one handler thread runs them.
 pub fn serve(listener: TcpListener, workload: &Workload, control: &Control) -> Result<(), Error> {
     workload.validate()?;
-    let server = BlockingService::server(listener).map_err(Error::Listen)?;
-    let service = BlockingService::new(workload);
-    control.ready();
-    while !control.is_stopped() {
-        match server.recv_timeout(STOP_POLL) {
-            Ok(Some(request)) => service.handle(request),
-            Ok(None) => {}
-            Err(error) => eprintln!("warning: accept failed: {error}"),
-        }
-    }
-    Ok(())
+    BlockingService::new(workload)
+        .serve(listener, 1, control)
+        .map_err(Error::Listen)
 }
 
 /// Works as a worker of [`run`]: reads the workload and then batch ids from `input`,

@@ -19,7 +19,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use pipeline::serve::{BlockingService, Control, STOP_POLL};
+use pipeline::serve::{BlockingService, Control};
 use pipeline::{BatchOutcome, BlockingFetcher, RunClock, RunReport, Workload};
 use std::net::TcpListener;
 use std::sync::Mutex;
@@ -36,8 +36,8 @@ pub enum Error {
     /// The workload cannot be run.
     #[error(transparent)]
     Workload(#[from] pipeline::Error),
-    /// The listener could not be handed to the HTTP server.
-    #[error("cannot listen")]
+    /// The server could not listen or start its handler threads.
+    #[error("cannot serve")]
     Listen(#[source] std::io::Error),
     /// The OS refused to start another thread.
     #[error("cannot spawn thread {index} of {wanted}")]
@@ -107,41 +107,16 @@ pub fn run(workload: &Workload) -> Result<RunReport, Error> {
 }
 
 /// Serves `GET /predict?id=N` on `listener` with a pool of
-/// `workload.workers` threads until `control` is stopped.
+/// `workload.workers` handler threads until `control` is stopped.
 ///
-/// tiny_http reads each connection on a thread of its own and queues complete
-/// requests; each pool thread takes one, blocks in its fetches, preprocesses
-/// and answers, then takes the next, as gunicorn's threaded workers do. With
-/// no GIL (free-threaded Python) the CPU work of W threads runs on all cores;
-/// `--gil` makes them take turns.
+/// Each connection has a thread that reads its requests (and blocks while
+/// the client is idle); each handler thread takes one request, blocks in
+/// its fetches, preprocesses and answers, then takes the next, as
+/// gunicorn's threaded workers do. With no GIL (free-threaded Python) the
+/// CPU work of W handlers runs on all cores; `--gil` makes them take turns.
 pub fn serve(listener: TcpListener, workload: &Workload, control: &Control) -> Result<(), Error> {
     workload.validate()?;
-    let server = BlockingService::server(listener).map_err(Error::Listen)?;
-    let service = BlockingService::new(workload);
-    control.ready();
-    std::thread::scope(|scope| {
-        for index in 0..workload.workers {
-            let spawned = std::thread::Builder::new()
-                .name(format!("server-{index}"))
-                .spawn_scoped(scope, || {
-                    while !control.is_stopped() {
-                        match server.recv_timeout(STOP_POLL) {
-                            Ok(Some(request)) => service.handle(request),
-                            Ok(None) => {}
-                            Err(error) => eprintln!("warning: accept failed: {error}"),
-                        }
-                    }
-                });
-            if let Err(source) = spawned {
-                // The threads already started would serve on; stop them too.
-                control.stop();
-                return Err(Error::Spawn {
-                    index,
-                    wanted: workload.workers,
-                    source,
-                });
-            }
-        }
-        Ok(())
-    })
+    BlockingService::new(workload)
+        .serve(listener, workload.workers, control)
+        .map_err(Error::Listen)
 }

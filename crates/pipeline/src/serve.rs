@@ -7,7 +7,7 @@
 //! answer ([`Answer`]), the async server path ([`AsyncService`] and
 //! [`serve_connection`], hyper 1.x's HTTP/1.1 server over any runtime's IO,
 //! as [`crate::AsyncFetcher`] is on the client side), the blocking server path
-//! ([`BlockingService`], one tiny_http request at a time per thread), the
+//! ([`BlockingService`], a thread per connection and W handler threads), the
 //! [`Control`] that tells a server to stop and a caller that it is ready, and
 //! the `SO_REUSEPORT` listener that lets several processes or executors share
 //! one port ([`reuseport_listener`]).
@@ -28,18 +28,18 @@ use hyper::{Request, Response, StatusCode, header};
 use serde::Serialize;
 use std::convert::Infallible;
 use std::future::Future;
-use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::ops::{Deref, Range};
 use std::pin::pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 /// The prefix of a server's readiness line on stdout; `HOST:PORT` follows it.
 pub const READY_PREFIX: &str = "listening on http://";
 
-/// How long a blocking server waits for a request before it looks at its [`Control`] again.
+/// How long a blocking server's handler waits for a request before it looks at its [`Control`] again.
 pub const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// What a request asks for.
@@ -276,13 +276,31 @@ where
         .await
 }
 
-/// A blocking `/predict` server: a thread takes one request, fetches its
-/// batches one after another with ureq, preprocesses them and answers.
+/// A blocking `/predict` server: a thread per connection reads its requests,
+/// and W handler threads each take one request at a time, fetch its batches
+/// one after another with ureq, preprocess them and answer.
+///
+/// A connection's thread reads requests from its blocking socket (parsing
+/// each head with `httparse`): it blocks while the client is idle, which
+/// costs a thread, not a core, and hands each request to the handlers
+/// through a queue. With W handlers
+/// this is gunicorn's threaded worker (W threads, idle keep-alive
+/// connections parked); with one, a sync worker process.
 #[derive(Clone)]
 pub struct BlockingService {
     fetcher: BlockingFetcher,
     workload: Workload,
 }
+
+/// A request waiting for a handler thread, and where its answer goes.
+struct Job {
+    method: String,
+    target: String,
+    reply: mpsc::SyncSender<Answer>,
+}
+
+/// Stack of a connection thread: it parses HTTP and waits, nothing more.
+const CONNECTION_STACK: usize = 256 * 1024;
 
 impl BlockingService {
     /// A service for `workload` (its `batches` is the fan-out of one request).
@@ -293,17 +311,7 @@ impl BlockingService {
         }
     }
 
-    /// A tiny_http server on `listener`, which is switched to blocking mode.
-    ///
-    /// tiny_http reads each connection on a thread of its own and queues
-    /// complete requests; the executor's threads take them with
-    /// [`tiny_http::Server::recv_timeout`] and [`BlockingService::handle`].
-    pub fn server(listener: TcpListener) -> io::Result<tiny_http::Server> {
-        listener.set_nonblocking(false)?;
-        tiny_http::Server::from_listener(listener, None).map_err(io::Error::other)
-    }
-
-    /// Answers one request.
+    /// Answers one request on this thread.
     pub fn respond(&self, method: &str, target: &str) -> Answer {
         let (id, ids) = match plan(method, target, self.workload.batches) {
             Ok(planned) => planned,
@@ -315,18 +323,159 @@ impl BlockingService {
         Answer::predict(&self.workload, id, fetched)
     }
 
-    /// Answers one tiny_http request on this thread; a client that left
-    /// before the answer was written is not an error of the server.
-    pub fn handle(&self, request: tiny_http::Request) {
-        let answer = self.respond(&request.method().to_string(), request.url());
-        let content_type =
-            tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..])
-                .expect("a valid static header");
-        let response = tiny_http::Response::from_string(answer.body)
-            .with_status_code(answer.status)
-            .with_header(content_type);
-        let _ = request.respond(response);
+    /// Serves on `listener` with `handlers` handler threads until `control`
+    /// is stopped; marks `control` ready once it accepts.
+    pub fn serve(
+        &self,
+        listener: TcpListener,
+        handlers: usize,
+        control: &Control,
+    ) -> io::Result<()> {
+        listener.set_nonblocking(false)?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Mutex::new(queue);
+        std::thread::scope(|scope| {
+            for index in 0..handlers {
+                let spawned = std::thread::Builder::new()
+                    .name(format!("handler-{index}"))
+                    .spawn_scoped(scope, || self.handle_jobs(&queue, control));
+                if let Err(error) = spawned {
+                    // The handlers already started would wait forever; stop them too.
+                    control.stop();
+                    return Err(error);
+                }
+            }
+            // `accept` blocks; on stop, shutting the listening socket down
+            // wakes it (a connection of our own might land on another
+            // process's listener of the same port).
+            scope.spawn(|| {
+                while !control.wait_stopped(Duration::from_secs(3600)) {}
+                let _ = socket2::SockRef::from(&listener).shutdown(std::net::Shutdown::Both);
+            });
+            control.ready();
+            for stream in listener.incoming() {
+                if control.is_stopped() {
+                    break;
+                }
+                let stream = match stream {
+                    Ok(stream) => stream,
+                    Err(error) => {
+                        // Out of file descriptors, say: wait a little rather than spin.
+                        eprintln!("warning: accept failed: {error}");
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
+                };
+                let jobs = jobs.clone();
+                // Detached: a connection blocked in a read must not hold up the stop.
+                let spawned = std::thread::Builder::new()
+                    .name("connection".into())
+                    .stack_size(CONNECTION_STACK)
+                    .spawn(move || serve_blocking_connection(stream, jobs));
+                if let Err(error) = spawned {
+                    eprintln!("warning: no thread for a connection: {error}");
+                }
+            }
+            Ok(())
+        })
     }
+
+    /// One handler thread: answers queued requests until the server stops.
+    fn handle_jobs(&self, queue: &Mutex<mpsc::Receiver<Job>>, control: &Control) {
+        while !control.is_stopped() {
+            let job = queue
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .recv_timeout(STOP_POLL);
+            match job {
+                Ok(job) => {
+                    // A client that left before its answer is not the server's error.
+                    let _ = job.reply.send(self.respond(&job.method, &job.target));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+}
+
+/// The largest request head a blocking server reads.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// One connection's thread: reads each request head with `httparse`,
+/// blocking, queues the request for a handler, and writes its answer; keeps
+/// the connection alive until the client closes it or asks to.
+///
+/// hyper's server cannot run here: it expects reads that return "not yet"
+/// rather than block, and a blocking socket would stall it.
+fn serve_blocking_connection(mut stream: TcpStream, jobs: mpsc::Sender<Job>) {
+    let _ = stream.set_nodelay(true);
+    let mut buffer = Vec::with_capacity(1024);
+    loop {
+        let (method, target, close, head_len) = loop {
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut request = httparse::Request::new(&mut headers);
+            match request.parse(&buffer) {
+                Ok(httparse::Status::Complete(head_len)) => {
+                    let close = request.headers.iter().any(|header| {
+                        header.name.eq_ignore_ascii_case("connection")
+                            && header.value.eq_ignore_ascii_case(b"close")
+                    }) || request.version == Some(0);
+                    break (
+                        request.method.unwrap_or("GET").to_owned(),
+                        request.path.unwrap_or("/").to_owned(),
+                        close,
+                        head_len,
+                    );
+                }
+                Ok(httparse::Status::Partial) if buffer.len() < MAX_HEAD_BYTES => {
+                    let mut chunk = [0u8; 4096];
+                    match stream.read(&mut chunk) {
+                        // The client closed the connection, or it broke.
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => buffer.extend_from_slice(&chunk[..read]),
+                    }
+                }
+                // Not HTTP, or a head too large: answer once and close.
+                _ => {
+                    let _ = write_answer(&mut stream, &Answer::error(400, "bad request"), true);
+                    return;
+                }
+            }
+        };
+        // `/predict` and `/health` take no body; a request that has one is not ours.
+        buffer.drain(..head_len);
+        let (reply, answer) = mpsc::sync_channel(1);
+        let job = Job {
+            method,
+            target,
+            reply,
+        };
+        // This thread has nothing else to do than wait for its answer.
+        let answer = jobs
+            .send(job)
+            .ok()
+            .and_then(|()| answer.recv().ok())
+            .unwrap_or_else(|| Answer::error(503, "the server is stopping"));
+        if write_answer(&mut stream, &answer, close).is_err() || close {
+            return;
+        }
+    }
+}
+
+/// Writes `answer` as one HTTP/1.1 response.
+fn write_answer(stream: &mut TcpStream, answer: &Answer, close: bool) -> io::Result<()> {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let head = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{}\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        answer.body.len(),
+        if close { "connection: close\r\n" } else { "" },
+    );
+    let mut response = head.into_bytes();
+    response.extend_from_slice(answer.body.as_bytes());
+    stream.write_all(&response)
 }
 
 /// Tells a server to stop, and its caller that it is ready.
