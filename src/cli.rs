@@ -220,7 +220,6 @@ impl RunArgs {
 impl WorkloadArgs {
     /// Builds the workload; calibrates the kernel unless `--cpu-rounds` is given.
     pub fn build(&self, upstream_url: &str) -> anyhow::Result<Workload> {
-        let upstream = Upstream::parse(upstream_url).context("bad --upstream")?;
         let cpu_rounds = match self.cpu_rounds {
             Some(rounds) => rounds,
             None if self.cpu_ms > 0.0 => {
@@ -228,6 +227,16 @@ impl WorkloadArgs {
             }
             None => 0,
         };
+        self.build_with_rounds(upstream_url, cpu_rounds)
+    }
+
+    /// Builds the workload with `cpu_rounds` kernel rounds per batch, without calibrating.
+    pub fn build_with_rounds(
+        &self,
+        upstream_url: &str,
+        cpu_rounds: u64,
+    ) -> anyhow::Result<Workload> {
+        let upstream = Upstream::parse(upstream_url).context("bad --upstream")?;
         let mut workload = Workload::new(upstream)
             .batches(self.batches)
             .io_ms(self.io_ms)
@@ -277,13 +286,20 @@ pub struct SweepArgs {
     #[arg(long)]
     pub quick: bool,
 
-    /// Figures to produce, e.g. `1,3,7` [default: all eight].
-    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=8))]
+    /// Figures to produce, e.g. `1,3,7` [default: all eight, and 9 with --baselines].
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=9))]
     pub figures: Vec<u8>,
 
-    /// Executors to run, e.g. `serial,threads` [default: every one a figure names].
-    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(crate::sweep::plan::DESIGN_EXECUTORS))]
+    /// Executors to run, e.g. `serial,threads` [default: every one a figure names];
+    /// naming a baseline (`py-threads`) adds the baselines' series as --baselines does.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(crate::sweep::plan::series_names()))]
     pub executors: Vec<String>,
+
+    /// Add the articles' own Python and Go clients (see `list`) to the
+    /// figures they belong to, and figure 9, the GIL measured; install them
+    /// first with scripts/baselines/install.
+    #[arg(long)]
+    pub baselines: bool,
 
     /// Runs per point: each point is their median, with min-max whiskers.
     #[arg(long, value_name = "R", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
