@@ -174,7 +174,7 @@ fn sweep_into(
         baseline_runtimes: if with_baselines(args) {
             baselines::runtime_versions()
                 .into_iter()
-                .map(|(language, version)| format!("{}: {version}", language.as_str()))
+                .map(|(_, version)| version)
                 .collect()
         } else {
             Vec::new()

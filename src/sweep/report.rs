@@ -112,8 +112,8 @@ pub struct SweepInfo {
     pub executors: Vec<String>,
     /// Batch counts whose runs disagree on the checksum.
     pub checksum_mismatches: Vec<String>,
-    /// The installed runtime of each baseline language (`Python: Python 3.11.7`),
-    /// when the sweep runs baselines.
+    /// The installed runtime of each baseline language (`Python 3.11.7`,
+    /// `go1.19.8`), when the sweep runs baselines.
     pub baseline_runtimes: Vec<String>,
 }
 
