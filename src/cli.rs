@@ -293,6 +293,15 @@ impl WorkloadArgs {
     /// Builds the workload; calibrates the kernel unless `--cpu-rounds` is given.
     pub fn build(&self, upstream: Upstream) -> anyhow::Result<Workload> {
         let cpu_rounds = kernel_rounds(self.cpu_rounds, self.cpu_ms, self.features);
+        self.build_with_rounds(upstream, cpu_rounds)
+    }
+
+    /// Builds the workload with `cpu_rounds` kernel rounds per batch, without calibrating.
+    pub fn build_with_rounds(
+        &self,
+        upstream: Upstream,
+        cpu_rounds: u64,
+    ) -> anyhow::Result<Workload> {
         let mut workload = Workload::new(upstream)
             .batches(self.batches)
             .io_ms(self.io_ms)
@@ -446,13 +455,21 @@ pub struct SweepArgs {
     #[arg(long)]
     pub quick: bool,
 
-    /// Figures to produce, e.g. `1,3,7` [default: all eight; with --server, all three].
-    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=8))]
+    /// Figures to produce, e.g. `1,3,7` [default: all eight, and 9 with
+    /// --baselines; with --server, its three].
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=9))]
     pub figures: Vec<u8>,
 
-    /// Executors to run, e.g. `serial,threads` [default: every one a figure names].
-    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(crate::sweep::plan::DESIGN_EXECUTORS))]
+    /// Executors to run, e.g. `serial,threads` [default: every one a figure names];
+    /// naming a baseline (`py-threads`) adds the baselines' series as --baselines does.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(crate::sweep::plan::series_names()))]
     pub executors: Vec<String>,
+
+    /// Add the articles' own Python and Go clients (see `list`) to the
+    /// figures they belong to, and figure 9, the GIL measured; install them
+    /// first with scripts/baselines/install.
+    #[arg(long)]
+    pub baselines: bool,
 
     /// Runs per point: each point is their median, with min-max whiskers
     /// [default: 3; with --server, 1 quick and 2 full].

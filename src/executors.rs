@@ -1,5 +1,7 @@
 //! The executor table: every name `--executor` accepts, and how to run it.
 
+use crate::baselines::{self, Baseline};
+use crate::cli::WorkloadArgs;
 use anyhow::{Context, anyhow};
 use exec_processes::WorkerCommand;
 use pipeline::serve::Control;
@@ -220,9 +222,13 @@ fn worker_command() -> anyhow::Result<WorkerCommand> {
     Ok(WorkerCommand::new(program).arg(WORKER_SUBCOMMAND))
 }
 
-/// The names, for clap's value parser.
+/// The names, the baselines' included, for clap's value parser.
 pub fn names() -> clap::builder::PossibleValuesParser {
-    clap::builder::PossibleValuesParser::new(ALL.iter().map(|executor| executor.name))
+    clap::builder::PossibleValuesParser::new(
+        ALL.iter()
+            .map(|executor| executor.name)
+            .chain(baselines::names()),
+    )
 }
 
 /// The executors that `runtime-lab serve` can run.
@@ -242,4 +248,65 @@ pub fn find(name: &str) -> anyhow::Result<&'static Executor> {
     (executor.available)()
         .map_err(|reason| anyhow!("executor {name} is unavailable here: {reason}"))?;
     Ok(executor)
+}
+
+/// What `run --executor NAME` runs: a Rust executor of [`ALL`], or one of
+/// the articles' own programs ([`baselines::ALL`]) as a child process.
+#[derive(Clone, Copy)]
+pub enum Runnable {
+    /// A Rust executor.
+    Executor(&'static Executor),
+    /// A Python or Go baseline.
+    Baseline(&'static Baseline),
+}
+
+impl Runnable {
+    /// Finds `name` and checks that it can run here with `args`; a baseline
+    /// that is not installed, or given a flag it cannot honour, is a usage error.
+    pub fn find(name: &str, args: &WorkloadArgs) -> anyhow::Result<Self> {
+        match baselines::find(name) {
+            Some(baseline) => {
+                baseline.check(args)?;
+                Ok(Runnable::Baseline(baseline))
+            }
+            None => find(name).map(Runnable::Executor),
+        }
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Runnable::Executor(executor) => executor.name,
+            Runnable::Baseline(baseline) => baseline.name,
+        }
+    }
+
+    /// The workload against `upstream_url`. A baseline calibrates its own
+    /// kernel, in its own language, from `--cpu-ms`, so it gets no Rust rounds.
+    pub fn workload(
+        &self,
+        args: &WorkloadArgs,
+        upstream: pipeline::Upstream,
+    ) -> anyhow::Result<Workload> {
+        match self {
+            Runnable::Executor(_) => args.build(upstream),
+            Runnable::Baseline(_) => args.build_with_rounds(upstream, 0),
+        }
+    }
+
+    /// The most requests it keeps open at once in this process or its child.
+    pub fn in_flight(&self, workload: &Workload) -> usize {
+        match self {
+            Runnable::Executor(executor) => (executor.in_flight)(workload),
+            Runnable::Baseline(baseline) => baseline.in_flight(workload),
+        }
+    }
+
+    /// Runs `workload`.
+    pub fn run(&self, workload: &Workload) -> anyhow::Result<RunReport> {
+        match self {
+            Runnable::Executor(executor) => (executor.run)(workload),
+            Runnable::Baseline(baseline) => baseline.run(workload),
+        }
+    }
 }

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use runtime_lab::cli::{self, Cli, Command, LoadArgs, RunArgs, ServeFeaturesArgs};
-use runtime_lab::{executors, limits, sweep, upstream};
+use runtime_lab::{baselines, executors, limits, sweep, upstream};
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -71,8 +71,9 @@ fn watchdog(deadline: Duration) {
 }
 
 fn run(args: &RunArgs) -> anyhow::Result<()> {
-    // `find` names the executor and, when it cannot run here, the reason.
-    let executor = executors::find(&args.executor)?;
+    // `find` names the executor and, when it cannot run here, the reason;
+    // a baseline that is not installed says how to install it.
+    let executor = executors::Runnable::find(&args.executor, &args.workload)?;
     let request_timeout_ms = args.workload.timeout_ms.unwrap_or_else(|| {
         pipeline::Workload::default_timeout_ms(
             args.workload.io_ms,
@@ -90,12 +91,13 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         &args.faults,
         timeouts,
     )?;
-    let workload = args.workload(upstream.target()?)?;
+    let workload = executor.workload(&args.workload, upstream.target()?)?;
     watchdog(workload.deadline());
-    limits::ensure_room_for((executor.in_flight)(&workload))?;
+    limits::ensure_room_for(executor.in_flight(&workload))?;
     let before = upstream.cpu_ms();
-    let mut report =
-        (executor.run)(&workload).with_context(|| format!("executor {} failed", executor.name))?;
+    let mut report = executor
+        .run(&workload)
+        .with_context(|| format!("executor {} failed", executor.name()))?;
     report.upstream_cpu_ms = upstream
         .cpu_ms()
         .zip(before)
@@ -154,18 +156,25 @@ fn load(args: &LoadArgs) -> anyhow::Result<()> {
 }
 
 fn list() {
+    let rows = executors::ALL
+        .iter()
+        .map(|e| (e.name, e.summary, (e.available)()))
+        .chain(
+            baselines::ALL
+                .iter()
+                .map(|b| (b.name, b.summary, b.installed())),
+        );
     let width = executors::ALL
         .iter()
-        .map(|e| e.name.len())
+        .map(|e| e.name)
+        .chain(baselines::names())
+        .map(str::len)
         .max()
         .unwrap_or(0);
-    for executor in executors::ALL {
-        match (executor.available)() {
-            Ok(()) => println!("{:<width$}  {}", executor.name, executor.summary),
-            Err(reason) => println!(
-                "{:<width$}  {} [unavailable: {reason}]",
-                executor.name, executor.summary
-            ),
+    for (name, summary, status) in rows {
+        match status {
+            Ok(()) => println!("{name:<width$}  {summary}"),
+            Err(reason) => println!("{name:<width$}  {summary} [unavailable: {reason}]"),
         }
     }
 }

@@ -18,11 +18,13 @@ pub mod results;
 pub mod runner;
 pub mod serving;
 
+use crate::baselines;
 use crate::cli::SweepArgs;
 use crate::executors;
+use crate::upstream::UsageError;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use plan::{DESIGN_EXECUTORS, Limits, Plan, Scale};
+use plan::{Limits, Plan, Scale};
 use report::{Machine, SweepInfo};
 use results::Outcome;
 use std::collections::HashMap;
@@ -61,6 +63,13 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
     if let Some(max_n) = args.max_n {
         scale = scale.with_max_n(max_n);
     }
+    if args.figures.contains(&plan::GIL_FIGURE) && !with_baselines(args) {
+        return Err(UsageError(format!(
+            "figure {} compares the emulated GIL with CPython: add --baselines",
+            plan::GIL_FIGURE
+        ))
+        .into());
+    }
     let out = args.out.clone().unwrap_or_else(|| {
         Path::new("reports").join(format!("{date}-{}-{}c", scale.name, machine.cores))
     });
@@ -88,12 +97,17 @@ fn sweep_into(
         open_files: crate::limits::raise_open_file_limit(),
         threads: thread_limit(),
     };
-    // In DESIGN.md's order, so that the report lists executors as DESIGN.md does.
-    let statuses: Vec<(&'static str, Result<(), String>)> = DESIGN_EXECUTORS
-        .iter()
-        .map(|&name| (name, executor_status(name, &args.executors)))
+    // In DESIGN.md's order, so that the report lists executors as DESIGN.md
+    // does, then the baselines when they take part.
+    let statuses: Vec<(&'static str, Result<(), String>)> = plan::series_names()
+        .filter(|&name| with_baselines(args) || baselines::find(name).is_none())
+        .map(|name| (name, executor_status(name, &args.executors)))
         .collect();
-    let selected: Vec<plan::Figure> = plan::figures(&scale)
+    let mut figures = plan::figures(&scale);
+    if with_baselines(args) {
+        figures = plan::with_baselines(figures, &scale);
+    }
+    let selected: Vec<plan::Figure> = figures
         .into_iter()
         .filter(|figure| args.figures.is_empty() || args.figures.contains(&figure.id))
         .collect();
@@ -107,7 +121,7 @@ fn sweep_into(
                 .iter()
                 .find(|(known, _)| *known == name)
                 .map_or_else(
-                    || Err("not an executor of DESIGN.md".to_owned()),
+                    || Err("not an executor of DESIGN.md or a baseline".to_owned()),
                     |(_, s)| s.clone(),
                 )
         },
@@ -177,6 +191,14 @@ fn sweep_into(
             .map(|(name, _)| (*name).to_owned())
             .collect(),
         checksum_mismatches: results::checksum_mismatches(&rows),
+        baseline_runtimes: if with_baselines(args) {
+            baselines::runtime_versions()
+                .into_iter()
+                .map(|(_, version)| version)
+                .collect()
+        } else {
+            Vec::new()
+        },
     };
     // Executors that the selected figures name but that did not run, in DESIGN.md's order.
     let absent: Vec<(String, String)> = statuses
@@ -227,10 +249,23 @@ fn sweep_into(
     Ok(())
 }
 
+/// Whether the figures get the baselines' series: `--baselines`, or a
+/// baseline named in `--executors`.
+fn with_baselines(args: &SweepArgs) -> bool {
+    args.baselines
+        || args
+            .executors
+            .iter()
+            .any(|name| baselines::find(name).is_some())
+}
+
 /// Whether `name` runs in this sweep, or why not.
 pub(crate) fn executor_status(name: &str, selected: &[String]) -> Result<(), String> {
     if !selected.is_empty() && !selected.iter().any(|s| s == name) {
         return Err("not selected with --executors".to_owned());
+    }
+    if let Some(baseline) = baselines::find(name) {
+        return baseline.installed();
     }
     let executor = executors::ALL
         .iter()

@@ -5,6 +5,7 @@
 //! Everything here is pure data, so the budget of `--quick` and the run order
 //! are unit-tested without starting a process.
 
+use crate::baselines;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -24,6 +25,49 @@ pub const DESIGN_EXECUTORS: [&str; 11] = [
     "async-std",
     "glommio",
 ];
+
+/// Every name `sweep --executors` accepts: DESIGN.md's executors, then the baselines.
+pub fn series_names() -> impl Iterator<Item = &'static str> {
+    DESIGN_EXECUTORS.into_iter().chain(baselines::names())
+}
+
+/// The baselines that `sweep --baselines` adds to each figure, beside the
+/// Rust executors that stand for them: the articles' serial, threads,
+/// asyncio, processes and Go clients. Figure 9 (the GIL, measured) exists
+/// only with them; see [`with_baselines`].
+pub const FIGURE_BASELINES: [(u8, &[&str]); 8] = [
+    (1, &["py-serial", "py-threads", "go-serial"]),
+    (2, &["py-asyncio", "go-goroutines"]),
+    (3, &["py-serial", "py-asyncio", "go-goroutines"]),
+    (
+        4,
+        &["py-processes", "py-serial", "py-asyncio", "go-goroutines"],
+    ),
+    (5, &["py-processes", "go-goroutines"]),
+    (6, &[]),
+    (
+        7,
+        &[
+            "py-serial",
+            "py-asyncio",
+            "py-threads",
+            "py-processes",
+            "go-serial",
+            "go-goroutines",
+        ],
+    ),
+    (8, &["py-asyncio", "py-threads", "go-goroutines"]),
+];
+
+/// The figure that measures the GIL: CPython's threads beside `threads
+/// --gil` and `threads`, asyncio with CPU work beside `tokio-ct`, and
+/// CPython's processes beside `processes --gil`.
+pub const GIL_FIGURE: u8 = 9;
+
+/// The batch count of the articles' largest point. `--baselines` adds it to
+/// figure 5 when the scale stops short of it, so that one sweep compares the
+/// best Rust executor with `go-goroutines` and `py-processes` at 32 batches.
+pub const HEADLINE_BATCHES: u32 = 32;
 
 /// The articles' "fraction of I/O" for the io + CPU figures: CPU is half of
 /// each request's time, so `cpu_ms = io_ms * f / (1 - f) = io_ms`.
@@ -66,6 +110,9 @@ pub struct Scale {
     pub batch_counts: Vec<u32>,
     /// x values of the scaling figures (7 and 8): requests in flight.
     pub in_flight_counts: Vec<u32>,
+    /// The batch count of the baselines' headline comparison in figure 5
+    /// ([`HEADLINE_BATCHES`]), unless `with_max_n` dropped it.
+    pub headline_batches: Option<u32>,
 }
 
 impl Scale {
@@ -76,6 +123,7 @@ impl Scale {
             io_ms: 1000,
             batch_counts: vec![1, 2, 4, 8, 16, 32],
             in_flight_counts: vec![1, 10, 100, 1_000, 5_000, 10_000],
+            headline_batches: Some(HEADLINE_BATCHES),
         }
     }
 
@@ -87,6 +135,7 @@ impl Scale {
             io_ms: 100,
             batch_counts: vec![1, 2, 4, 8, 16],
             in_flight_counts: vec![1, 10, 100, 1_000],
+            headline_batches: Some(HEADLINE_BATCHES),
         }
     }
 
@@ -104,6 +153,7 @@ impl Scale {
                 counts.push(1);
             }
         }
+        self.headline_batches = self.headline_batches.filter(|&n| n <= max_n);
         self
     }
 
@@ -157,7 +207,7 @@ pub struct Series {
 
 impl Series {
     fn new(executor: &'static str) -> Self {
-        let workers = if executor == "processes" {
+        let workers = if matches!(executor, "processes" | "py-processes") {
             Workers::OnePerBatch
         } else {
             Workers::Default
@@ -330,6 +380,47 @@ pub fn figures(scale: &Scale) -> Vec<Figure> {
     ]
 }
 
+/// `figures` with the baselines added: each figure gets the baselines that
+/// [`FIGURE_BASELINES`] lists for it, figure 5 its headline N, and figure 9,
+/// the GIL measured, is appended.
+pub fn with_baselines(mut figures: Vec<Figure>, scale: &Scale) -> Vec<Figure> {
+    for figure in &mut figures {
+        let added = FIGURE_BASELINES
+            .iter()
+            .find(|(id, _)| *id == figure.id)
+            .map_or(&[][..], |(_, names)| *names);
+        figure
+            .series
+            .extend(added.iter().map(|&name| Series::new(name)));
+        if figure.id == 5
+            && let Some(n) = scale.headline_batches
+            && !figure.ns.contains(&n)
+        {
+            figure.ns.push(n);
+        }
+    }
+    figures.push(Figure {
+        id: GIL_FIGURE,
+        title: "9. The GIL, measured: CPython beside the emulation (io + CPU)",
+        reproduces: "the first article's claim that the GIL serialises Python's threads and its event loop, measured: CPython's threads beside `threads --gil` and `threads`, asyncio with CPU work beside `tokio-ct`, and CPython's processes beside `processes --gil`, on the same workloads",
+        work: Work::IoAndCpu,
+        measure: Measure::WallTime,
+        in_flight_axis: false,
+        ns: scale.batch_counts.clone(),
+        series: vec![
+            Series::new("threads"),
+            Series::new("threads").with_gil(),
+            Series::new("py-threads"),
+            Series::new("tokio-ct"),
+            Series::new("py-asyncio"),
+            Series::new("processes").with_gil(),
+            Series::new("py-processes"),
+        ],
+        absent: Vec::new(),
+    });
+    figures
+}
+
 /// What limits how many requests a run can hold in flight on this machine.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Limits {
@@ -402,8 +493,16 @@ impl RunSpec {
         let capacity = in_flight_capacity(self.executor, cores).unwrap_or(self.batches);
         let waves = f64::from(self.batches.div_ceil(capacity.max(1)));
         let work = (waves * (io + cpu)).max(io + n * cpu);
-        let processes = f64::from(self.workers.unwrap_or(0)) * PER_PROCESS_MS;
-        PROCESS_START_MS + work + PER_REQUEST_MS * n + processes
+        let cost = baselines::find(self.executor).map_or(
+            baselines::Cost {
+                start_ms: PROCESS_START_MS,
+                per_request_ms: PER_REQUEST_MS,
+                per_process_ms: PER_PROCESS_MS,
+            },
+            |baseline| baseline.cost,
+        );
+        let processes = f64::from(self.workers.unwrap_or(0)) * cost.per_process_ms;
+        cost.start_ms + work + cost.per_request_ms * n + processes
     }
 }
 
@@ -411,7 +510,7 @@ impl RunSpec {
 /// one per batch.
 fn in_flight_capacity(executor: &str, cores: usize) -> Option<u32> {
     match executor {
-        "serial" => Some(1),
+        "serial" | "py-serial" | "go-serial" => Some(1),
         "rayon" => Some(cores as u32),
         _ => None,
     }
@@ -420,7 +519,7 @@ fn in_flight_capacity(executor: &str, cores: usize) -> Option<u32> {
 /// Why an executor holds only [`in_flight_capacity`] requests in flight.
 fn capacity_reason(executor: &str, cores: usize) -> String {
     match executor {
-        "serial" => "holds one request in flight at a time".to_owned(),
+        "serial" | "py-serial" | "go-serial" => "holds one request in flight at a time".to_owned(),
         _ => format!(
             "holds at most {cores} requests in flight, as a blocking fetch occupies one of its {cores} pool threads"
         ),
@@ -442,7 +541,7 @@ pub fn planned_stop(
             limits.open_files
         ));
     }
-    let thread_per_request = matches!(series.executor, "threads" | "crossbeam");
+    let thread_per_request = matches!(series.executor, "threads" | "crossbeam" | "py-threads");
     let threads = u64::from(n) + THREAD_HEADROOM;
     if thread_per_request && threads > limits.threads {
         return Some(format!(
@@ -656,6 +755,63 @@ mod tests {
         );
         // The pessimistic model leaves a minute for a busy machine.
         assert!(minutes < 4.0, "quick sweep estimated at {minutes:.1} min");
+    }
+
+    #[test]
+    fn baselines_join_their_figures_and_add_the_gil_figure() {
+        let scale = Scale::quick();
+        let all = with_baselines(figures(&scale), &scale);
+        let names = |id: u8| -> Vec<String> {
+            all[usize::from(id) - 1]
+                .series
+                .iter()
+                .map(Series::label)
+                .collect()
+        };
+        assert!(names(1).contains(&"py-serial".to_owned()));
+        assert!(names(2).contains(&"go-goroutines".to_owned()));
+        assert!(names(3).contains(&"py-asyncio".to_owned()));
+        let gil = names(GIL_FIGURE);
+        for label in [
+            "threads",
+            "threads --gil",
+            "py-threads",
+            "tokio-ct",
+            "py-asyncio",
+        ] {
+            assert!(gil.contains(&label.to_owned()), "{gil:?}");
+        }
+        // Every baseline a figure names is one of the table's.
+        for figure in &all {
+            for series in &figure.series {
+                assert!(series_names().any(|name| name == series.executor));
+            }
+        }
+        // Figure 5 reaches the articles' 32 batches even in the quick set.
+        assert_eq!(all[4].ns.last(), Some(&HEADLINE_BATCHES));
+        let py_processes = all[4]
+            .series
+            .iter()
+            .find(|s| s.executor == "py-processes")
+            .unwrap();
+        assert_eq!(py_processes.workers, Workers::OnePerBatch);
+        // Tests that shrink a sweep shrink the headline away.
+        let small = Scale::quick().with_max_n(4);
+        let shrunk = with_baselines(figures(&small), &small);
+        assert_eq!(shrunk[4].ns.last(), Some(&4));
+    }
+
+    #[test]
+    fn quick_sweep_with_baselines_fits_twelve_minutes_on_two_cores() {
+        let scale = Scale::quick();
+        let all = with_baselines(figures(&scale), &scale);
+        let plan = Plan::new(all, &scale, &TWO_CORES, 3, everything_present);
+        let minutes = plan.estimate_ms() / 60_000.0;
+        println!(
+            "quick sweep with baselines: {} runs, estimated {minutes:.1} min",
+            plan.schedule().len()
+        );
+        assert!(minutes < 12.0, "estimated at {minutes:.1} min");
     }
 
     #[test]

@@ -6,7 +6,8 @@
 
 use super::plan::{DESIGN_EXECUTORS, Measure};
 use super::report::thousands;
-use super::results::FigureResult;
+use super::results::{FigureResult, SeriesResult};
+use crate::baselines::{self, Language};
 use anyhow::anyhow;
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
@@ -32,13 +33,37 @@ const PALETTE: [RGBColor; 11] = [
     RGBColor(0, 0, 128),
 ];
 
+/// One colour per baseline, in `baselines::ALL`'s order, unlike any
+/// executor's: dark and saturated, since they are also drawn dashed (Python)
+/// or dotted (Go) with their own markers.
+const BASELINE_PALETTE: [RGBColor; 6] = [
+    RGBColor(110, 0, 0),
+    RGBColor(230, 0, 230),
+    RGBColor(255, 190, 0),
+    RGBColor(75, 0, 150),
+    RGBColor(0, 95, 80),
+    RGBColor(0, 205, 140),
+];
+
 /// The colour of `executor`, the same in every figure of every sweep.
 pub fn colour(executor: &str) -> RGBColor {
+    if let Some(index) = baselines::ALL.iter().position(|b| b.name == executor) {
+        return BASELINE_PALETTE[index % BASELINE_PALETTE.len()];
+    }
     let index = DESIGN_EXECUTORS
         .iter()
         .position(|&name| name == executor)
         .unwrap_or(PALETTE.len() - 1);
     PALETTE[index]
+}
+
+/// A series' line: solid for Rust, dashed for Python, dotted for Go.
+fn dashes(language: Language) -> Option<(u32, u32)> {
+    match language {
+        Language::Rust => None,
+        Language::Python => Some((12, 6)),
+        Language::Go => Some((3, 5)),
+    }
 }
 
 /// Registers the embedded font as plotters' `sans-serif`, once per process.
@@ -211,7 +236,24 @@ where
             });
     }
 
-    for series in &figure.series {
+    // Grouped by language in the legend, Rust first, each group under its
+    // name when the figure has more than one.
+    let mut ordered: Vec<&SeriesResult> = figure.series.iter().collect();
+    ordered.sort_by_key(|series| Language::of(series.executor));
+    let grouped = ordered
+        .iter()
+        .any(|series| Language::of(series.executor) != Language::Rust);
+    let mut group = None;
+    for series in ordered {
+        let language = Language::of(series.executor);
+        if grouped && group != Some(language) {
+            group = Some(language);
+            chart
+                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+                .map_err(fail)?
+                .label(format!("{}:", language.as_str()))
+                .legend(|(x, y)| EmptyElement::at((x, y)));
+        }
         let base = colour(series.executor);
         let style = if series.gil {
             base.mix(0.55).stroke_width(2)
@@ -240,36 +282,29 @@ where
             Some(stop) => format!("{} (stops at N = {})", series.label, thousands(stop.n)),
             None => series.label.clone(),
         };
-        chart
-            .draw_series(LineSeries::new(
-                points.iter().map(|&(x, y, _, _)| (x, y)),
-                style,
-            ))
-            .map_err(fail)?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        let line = points.iter().map(|&(x, y, _, _)| (x, y));
+        let drawn = match dashes(language) {
+            None => chart.draw_series(LineSeries::new(line, style)),
+            Some((dash, gap)) => chart.draw_series(DashedLineSeries::new(line, dash, gap, style)),
+        };
+        let gil = series.gil;
+        drawn.map_err(fail)?.label(label).legend(move |(x, y)| {
+            EmptyElement::at((x, y))
+                + PathElement::new(vec![(0, 0), (20, 0)], style)
+                + marker(language, gil, style, 10)
+        });
         chart
             .draw_series(points.iter().map(|&(x, median, min, max)| {
                 ErrorBar::new_vertical(x, min, median, max, style, 10)
             }))
             .map_err(fail)?;
-        if series.gil {
-            chart
-                .draw_series(
-                    points
-                        .iter()
-                        .map(|&(x, y, _, _)| TriangleMarker::new((x, y), 6, style.filled())),
-                )
-                .map_err(fail)?;
-        } else {
-            chart
-                .draw_series(
-                    points
-                        .iter()
-                        .map(|&(x, y, _, _)| Circle::new((x, y), 4, style.filled())),
-                )
-                .map_err(fail)?;
-        }
+        chart
+            .draw_series(
+                points.iter().map(|&(x, y, _, _)| {
+                    EmptyElement::at((x, y)) + marker(language, gil, style, 0)
+                }),
+            )
+            .map_err(fail)?;
         // A curve that stops ends in a cross and the word "stop" at its last point.
         if let (Some(_), Some(&(x, y, _, _))) = (&series.stop, points.last()) {
             let font = ("sans-serif", 17).into_font().color(&base);
@@ -296,6 +331,25 @@ where
         .draw()
         .map_err(fail)?;
     Ok(())
+}
+
+/// A point's marker, centred `x` pixels right of its anchor: a circle for
+/// Rust (a triangle under `--gil`), a square for Python, a diamond for Go.
+fn marker<DB: DrawingBackend>(
+    language: Language,
+    gil: bool,
+    style: ShapeStyle,
+    x: i32,
+) -> DynElement<'static, DB, (i32, i32)> {
+    let filled = style.filled();
+    match language {
+        Language::Rust if gil => TriangleMarker::new((x, 0), 6, filled).into_dyn(),
+        Language::Rust => Circle::new((x, 0), 4, filled).into_dyn(),
+        Language::Python => Rectangle::new([(x - 5, -5), (x + 5, 5)], filled).into_dyn(),
+        Language::Go => {
+            Polygon::new(vec![(x, -7), (x + 7, 0), (x, 7), (x - 7, 0)], filled).into_dyn()
+        }
+    }
 }
 
 /// The line under the plot: cores, delays, and which executors are missing.
@@ -343,14 +397,15 @@ mod tests {
     }
 
     #[test]
-    fn every_design_executor_has_its_own_colour() {
-        let colours: std::collections::HashSet<_> = DESIGN_EXECUTORS
+    fn every_executor_and_baseline_has_its_own_colour() {
+        let names: Vec<&str> = super::super::plan::series_names().collect();
+        let colours: std::collections::HashSet<_> = names
             .iter()
             .map(|name| {
                 let RGBColor(r, g, b) = colour(name);
                 (r, g, b)
             })
             .collect();
-        assert_eq!(colours.len(), DESIGN_EXECUTORS.len());
+        assert_eq!(colours.len(), names.len());
     }
 }

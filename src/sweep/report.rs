@@ -4,8 +4,9 @@
 //! Every number in the prose comes from the results; the only fixed text is
 //! what each figure reproduces and how to read it.
 
-use super::plan::{Measure, Workers};
+use super::plan::{GIL_FIGURE, HEADLINE_BATCHES, Measure, Workers};
 use super::results::{FigureResult, SeriesResult};
+use crate::baselines::Language;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -112,6 +113,9 @@ pub struct SweepInfo {
     pub executors: Vec<String>,
     /// Batch counts whose runs disagree on the checksum.
     pub checksum_mismatches: Vec<String>,
+    /// The installed runtime of each baseline language (`Python 3.11.7`,
+    /// `go1.19.8`), when the sweep runs baselines.
+    pub baseline_runtimes: Vec<String>,
 }
 
 /// The UTC date and time now, as (`YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS UTC`).
@@ -240,6 +244,16 @@ pub fn render(
             format!("MISMATCH: {}", info.checksum_mismatches.join("; "))
         },
     );
+    if !info.baseline_runtimes.is_empty() {
+        row(
+            "baselines",
+            format!(
+                "the articles' own clients from scripts/baselines/ ({}), each run as a child of `runtime-lab run` against the same feature store; each calibrates the kernel in its own language to the same {} ms of CPU per batch, so Rust, Go and Python do equal work in milliseconds",
+                info.baseline_runtimes.join(", "),
+                info.cpu_ms
+            ),
+        );
+    }
     let _ = writeln!(
         md,
         "\nExecutors run: {}.",
@@ -260,10 +274,253 @@ pub fn render(
         "\nHow to read the figures: the dashed line is the machine's ideal bound from DESIGN.md, `io_ms + ceil(N / cores) * cpu_per_batch_ms`, with `cpu_per_batch_ms` the median measured in the figure's runs (so a slow phase of the machine moves the bound with it); efficiency is ideal / median wall. The cores are {}: beyond that, CPU work cannot overlap. Whiskers span the fastest and slowest of the repeats.\n",
         machine.cores
     );
+    let side_by_side = side_by_side(figures);
+    if !side_by_side.is_empty() {
+        md.push_str("## Rust, Go and Python side by side\n\n");
+        let _ = writeln!(md, "{}\n", side_by_side.join(" "));
+    }
     for figure in figures {
         render_figure(&mut md, figure);
     }
     md
+}
+
+/// The baselines' headline numbers, for the top of the report: how far
+/// `--gil` is from CPython's threads (figure 9), and the best Rust executor
+/// against Go and Python at the articles' largest point (figure 5).
+fn side_by_side(figures: &[FigureResult]) -> Vec<String> {
+    let mut sentences = Vec::new();
+    if let Some(figure) = figures.iter().find(|f| f.figure.id == GIL_FIGURE) {
+        let gaps: Vec<(u32, f64)> = figure
+            .figure
+            .ns
+            .iter()
+            .filter_map(|&n| ratio_at(figure, "py-threads", "threads --gil", n).map(|r| (n, r)))
+            .collect();
+        if let Some(&(n, gap)) = gaps.last() {
+            let mut sentence = format!(
+                "The emulated GIL against CPython's (figure 9): at N = {n}, py-threads takes {gap:.2}x the wall time of `threads --gil` (1.00 would be an exact emulation){}",
+                range_note(&gaps)
+            );
+            if let (Some(python), Some(emulated)) = (
+                cpu_batches(figure, "py-threads", n),
+                cpu_batches(figure, "threads --gil", n),
+            ) {
+                let _ = write!(
+                    sentence,
+                    "; counted in each run's own CPU time per batch, their wall times beyond the delay hold {python:.1} and {emulated:.1} batches of CPU work ({:.2}x)",
+                    python / emulated
+                );
+            }
+            sentence.push('.');
+            sentences.push(sentence);
+        }
+    }
+    if let Some(figure) = figures.iter().find(|f| f.figure.id == 5)
+        && let Some(sentence) = headline(figure)
+    {
+        sentences.push(sentence);
+    }
+    sentences
+}
+
+/// ", and from 0.95x to 1.10x over N = 1 to 16" when there are several Ns.
+fn range_note(ratios: &[(u32, f64)]) -> String {
+    let (Some(first), Some(last)) = (ratios.first(), ratios.last()) else {
+        return String::new();
+    };
+    if ratios.len() < 2 {
+        return String::new();
+    }
+    let min = ratios.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
+    let max = ratios.iter().map(|r| r.1).fold(f64::NEG_INFINITY, f64::max);
+    format!(
+        ", and from {min:.2}x to {max:.2}x over N = {} to {}",
+        thousands(first.0),
+        thousands(last.0)
+    )
+}
+
+/// The median wall time of the series labelled `label` at `n`.
+fn wall_at(result: &FigureResult, label: &str, n: u32) -> Option<f64> {
+    result
+        .series
+        .iter()
+        .find(|s| s.label == label)
+        .and_then(|s| s.at(n))
+        .map(|p| p.wall_ms.median)
+}
+
+/// How many batches of its own CPU work the series' wall time beyond the
+/// delay holds at `n`: `(wall - io) / cpu_per_batch`, N when the CPU work
+/// ran one batch at a time, N / cores when it overlapped perfectly. It
+/// compares runs whose kernels were calibrated apart (Rust once per sweep,
+/// Python in each run) on the work each really did.
+fn cpu_batches(result: &FigureResult, label: &str, n: u32) -> Option<f64> {
+    let point = result
+        .series
+        .iter()
+        .find(|s| s.label == label)
+        .and_then(|s| s.at(n))?;
+    (point.cpu_per_batch_ms > 0.0)
+        .then(|| (point.wall_ms.median - result.io_ms as f64) / point.cpu_per_batch_ms)
+}
+
+/// `a`'s median wall time over `b`'s at `n`, when both were measured.
+fn ratio_at(result: &FigureResult, a: &str, b: &str, n: u32) -> Option<f64> {
+    wall_at(result, a, n)
+        .zip(wall_at(result, b, n))
+        .map(|(a, b)| a / b)
+}
+
+/// Figure 5 at [`HEADLINE_BATCHES`]: the fastest Rust executor against
+/// `go-goroutines` and `py-processes`, as ratios.
+fn headline(result: &FigureResult) -> Option<String> {
+    let n = HEADLINE_BATCHES;
+    let (best, best_label) = result
+        .series
+        .iter()
+        .filter(|s| Language::of(s.executor) == Language::Rust)
+        .filter_map(|s| s.at(n).map(|p| (p.wall_ms.median, s.label.as_str())))
+        .min_by(|a, b| a.0.total_cmp(&b.0))?;
+    let others: Vec<String> = ["go-goroutines", "py-processes"]
+        .iter()
+        .filter_map(|label| {
+            wall_at(result, label, n)
+                .map(|wall| format!("{label} {} ({:.2}x)", ms_unit(wall), wall / best))
+        })
+        .collect();
+    if others.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "At N = {n} batches of io {} ms + {} ms CPU (fraction 0.5), the articles' largest point (figure 5): the best Rust executor, {best_label}, takes {}; {}.",
+        result.io_ms,
+        result.cpu_ms,
+        ms_unit(best),
+        others.join(", ")
+    ))
+}
+
+/// The pairs of series whose wall-time ratio figure 9 reports: CPython
+/// against its emulation, and the emulation against no lock at all.
+const GIL_RATIOS: [(&str, &str); 5] = [
+    ("py-threads", "threads --gil"),
+    ("py-threads", "threads"),
+    ("threads --gil", "threads"),
+    ("py-asyncio", "tokio-ct"),
+    ("py-processes", "processes --gil"),
+];
+
+/// Figure 9's table: the ratios of [`GIL_RATIOS`] at every N.
+fn render_gil_ratios(md: &mut String, result: &FigureResult) {
+    md.push_str("Wall-time ratios (medians):\n\n| N |");
+    for (a, b) in GIL_RATIOS {
+        let _ = write!(md, " {a} / {b} |");
+    }
+    md.push_str("\n|---:|");
+    md.push_str(&"---:|".repeat(GIL_RATIOS.len()));
+    md.push('\n');
+    for &n in &result.figure.ns {
+        let _ = write!(md, "| {} |", thousands(n));
+        for (a, b) in GIL_RATIOS {
+            match ratio_at(result, a, b, n) {
+                Some(ratio) => {
+                    let _ = write!(md, " {ratio:.2}x |");
+                }
+                None => md.push_str(" - |"),
+            }
+        }
+        md.push('\n');
+    }
+    md.push('\n');
+}
+
+/// Figure 9's sentences: how far `--gil` is from CPython, and why.
+fn gil_findings(result: &FigureResult, sentences: &mut Vec<String>) {
+    let measured_n = |a: &str, b: &str| {
+        result
+            .figure
+            .ns
+            .iter()
+            .rev()
+            .copied()
+            .find(|&n| ratio_at(result, a, b, n).is_some())
+    };
+    if let Some(n) = measured_n("py-threads", "threads --gil") {
+        let gaps: Vec<(u32, f64)> = result
+            .figure
+            .ns
+            .iter()
+            .filter_map(|&n| ratio_at(result, "py-threads", "threads --gil", n).map(|r| (n, r)))
+            .collect();
+        let gap = ratio_at(result, "py-threads", "threads --gil", n).unwrap_or(f64::NAN);
+        let mut sentence = format!(
+            "How far the emulation is from CPython: at N = {n}, py-threads takes {gap:.2}x the wall time of threads --gil (1.00 would be exact){}",
+            range_note(&gaps)
+        );
+        if let (Some(cpython), Some(emulated)) = (
+            ratio_at(result, "py-threads", "threads", n),
+            ratio_at(result, "threads --gil", "threads", n),
+        ) {
+            let _ = write!(
+                sentence,
+                "; against threads without a lock, CPython's threads take {cpython:.2}x and the emulation {emulated:.2}x"
+            );
+        }
+        sentence.push('.');
+        sentences.push(sentence);
+        let cpu = |label: &str| {
+            result
+                .series
+                .iter()
+                .find(|s| s.label == label)
+                .and_then(|s| s.at(n))
+                .map(|p| (p.cpu_per_batch_ms, p.process_cpu_per_batch_ms))
+        };
+        if let (Some(python), Some(rust)) = (cpu("py-threads"), cpu("threads --gil")) {
+            sentences.push(format!(
+                "Per batch at N = {n}, py-threads spent {:.1} ms of CPU preprocessing and {:.1} ms of process CPU in all, threads --gil {:.1} and {:.1} ms: what CPython spends beyond the calibrated work (decoding, the requests client, thread hand-overs) also holds its lock.",
+                python.0, python.1, rust.0, rust.1
+            ));
+        }
+        let batches: Vec<String> = [
+            "threads",
+            "threads --gil",
+            "py-threads",
+            "tokio-ct",
+            "py-asyncio",
+        ]
+        .iter()
+        .filter_map(|label| cpu_batches(result, label, n).map(|b| format!("{label} {b:.1}")))
+        .collect();
+        if batches.len() > 1 {
+            sentences.push(format!(
+                "Counted in each run's own CPU time per batch, the wall time beyond the delay at N = {n} holds this many batches of CPU work ({n} would be one at a time, {} all {} cores busy): {}.",
+                f64::from(n) / result.cores as f64,
+                result.cores,
+                batches.join(", ")
+            ));
+        }
+    }
+    let others: Vec<String> = [
+        (
+            "py-asyncio",
+            "tokio-ct",
+            "py-asyncio, CPU inline on its event loop, takes",
+        ),
+        ("py-processes", "processes --gil", "py-processes takes"),
+    ]
+    .iter()
+    .filter_map(|&(a, b, what)| {
+        measured_n(a, b).and_then(|n| {
+            ratio_at(result, a, b, n).map(|r| format!("{what} {r:.2}x {b}'s wall time at N = {n}"))
+        })
+    })
+    .collect();
+    if !others.is_empty() {
+        sentences.push(format!("{}.", others.join("; ")));
+    }
 }
 
 fn render_figure(md: &mut String, result: &FigureResult) {
@@ -286,12 +543,28 @@ fn render_figure(md: &mut String, result: &FigureResult) {
         "Reproduces {}. Workload: {workload}, on {} cores.\n",
         figure.reproduces, result.cores
     );
-    if result
+    let one_per_batch: Vec<String> = result
         .series
         .iter()
-        .any(|s| s.workers == Workers::OnePerBatch)
-    {
-        md.push_str("`processes` runs with `--workers N`, one worker process per batch, as the article's `ProcessPoolExecutor(max_workers=N)`.\n\n");
+        .filter(|s| s.workers == Workers::OnePerBatch)
+        .map(|s| format!("`{}`", s.executor))
+        .fold(Vec::new(), |mut names, name| {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+            names
+        });
+    if !one_per_batch.is_empty() {
+        let _ = writeln!(
+            md,
+            "{} {} with `--workers N`, one worker process per batch, as the article's `ProcessPoolExecutor(max_workers=N)`.\n",
+            one_per_batch.join(" and "),
+            if one_per_batch.len() == 1 {
+                "runs"
+            } else {
+                "run"
+            }
+        );
     }
     // Group the executors that did not run by reason: one line per reason.
     let mut by_reason: Vec<(&str, Vec<String>)> = Vec::new();
@@ -318,6 +591,9 @@ fn render_figure(md: &mut String, result: &FigureResult) {
         let _ = writeln!(md, "{}\n", sentences.join(" "));
     }
     render_table(md, result);
+    if figure.id == GIL_FIGURE {
+        render_gil_ratios(md, result);
+    }
     let stops: Vec<&SeriesResult> = result.series.iter().filter(|s| s.stop.is_some()).collect();
     if !stops.is_empty() {
         md.push_str("Where curves stop:\n\n");
@@ -547,7 +823,13 @@ pub fn findings(result: &FigureResult) -> Vec<String> {
                     100.0 * worst.0
                 ));
             }
+            if result.figure.id == 5
+                && let Some(sentence) = headline(result)
+            {
+                sentences.push(sentence);
+            }
         }
+        GIL_FIGURE => gil_findings(result, &mut sentences),
         6 => {
             let parts: Vec<String> = ["threads", "tokio-ct-offload", "processes"]
                 .iter()

@@ -127,6 +127,11 @@ pub struct PointResult {
     pub peak_rss_kb: Spread,
     /// Median peak thread count.
     pub threads_peak: f64,
+    /// Median CPU time to preprocess one batch (decode and kernel), as each run measured it.
+    pub cpu_per_batch_ms: f64,
+    /// Median CPU time of the run's process per batch, user and system: the
+    /// preprocessing plus the HTTP client and the runtime around it.
+    pub process_cpu_per_batch_ms: f64,
     /// Peak RSS above the curve's smallest N, per extra request (figure 8).
     pub kib_per_request: Option<Spread>,
 }
@@ -367,6 +372,11 @@ fn point_result(n: u32, reports: &[RunReport]) -> PointResult {
         efficiency: point_efficiency(ideal_ms, wall_ms.median, reports),
         peak_rss_kb: spread(|r| r.peak_rss_kb as f64),
         threads_peak: spread(|r| r.threads_peak as f64).median,
+        cpu_per_batch_ms: spread(|r| r.cpu_per_batch_ms).median,
+        process_cpu_per_batch_ms: spread(|r| {
+            (r.cpu_user_ms + r.cpu_sys_ms) / f64::from(r.batches.max(1))
+        })
+        .median,
         kib_per_request: None,
     }
 }
@@ -546,6 +556,8 @@ mod tests {
             efficiency: Some(1.0),
             peak_rss_kb: Spread::of([rss]).unwrap(),
             threads_peak: 1.0,
+            cpu_per_batch_ms: 0.0,
+            process_cpu_per_batch_ms: 0.0,
             kib_per_request: None,
         };
         let mut points = vec![point(1, 5_000.0), point(11, 5_200.0)];

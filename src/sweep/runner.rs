@@ -35,10 +35,13 @@ impl Runner {
     pub fn args(&self, spec: &RunSpec) -> Vec<String> {
         let mut args = vec!["run".to_owned(), "--json".to_owned()];
         args.extend(spec.run_args());
-        let rounds = if spec.cpu_ms > 0 { self.cpu_rounds } else { 0 };
+        // A baseline calibrates its own kernel, in its own language, from
+        // --cpu-ms; the Rust executors all get the sweep's rounds.
+        if crate::baselines::find(spec.executor).is_none() {
+            let rounds = if spec.cpu_ms > 0 { self.cpu_rounds } else { 0 };
+            args.extend(["--cpu-rounds".to_owned(), rounds.to_string()]);
+        }
         args.extend([
-            "--cpu-rounds".to_owned(),
-            rounds.to_string(),
             "--features".to_owned(),
             self.features.to_string(),
             "--upstream".to_owned(),

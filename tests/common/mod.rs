@@ -130,7 +130,8 @@ impl Drop for StoreProcess {
     }
 }
 
-/// The executors `runtime-lab list` shows as available on this machine.
+/// The Rust executors `runtime-lab list` shows as available on this machine
+/// (the baselines it also lists have tests of their own).
 pub fn available_executors() -> Vec<String> {
     let output = runtime_lab()
         .arg("list")
@@ -141,6 +142,7 @@ pub fn available_executors() -> Vec<String> {
         .lines()
         .filter(|line| !line.contains("[unavailable"))
         .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
+        .filter(|name| runtime_lab::baselines::find(name).is_none())
         .collect()
 }
 
@@ -291,4 +293,26 @@ pub fn is_alive(pid: u32) -> bool {
             .next()
             .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
     })
+}
+
+/// Set (to anything) where the baselines must be installed, as `.ci/run`
+/// does after `scripts/baselines/install`: their tests then fail instead of
+/// skipping what is not installed.
+pub const REQUIRE_BASELINES: &str = "RUNTIME_LAB_REQUIRE_BASELINES";
+
+/// The baselines installed here; panics if some are missing where
+/// [`REQUIRE_BASELINES`] is set.
+pub fn installed_baselines() -> Vec<&'static runtime_lab::baselines::Baseline> {
+    let (installed, missing): (Vec<_>, Vec<_>) = runtime_lab::baselines::ALL
+        .iter()
+        .partition(|baseline| baseline.installed().is_ok());
+    if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().map(|b| b.name).collect();
+        assert!(
+            std::env::var_os(REQUIRE_BASELINES).is_none(),
+            "{REQUIRE_BASELINES} is set but {names:?} are not installed: run scripts/baselines/install"
+        );
+        eprintln!("not installed here (run scripts/baselines/install): {names:?}");
+    }
+    installed
 }

@@ -1,0 +1,3 @@
+module runtimelab/baselines
+
+go 1.19
