@@ -76,20 +76,26 @@ pub struct FigureResult {
     pub net_bound: Option<NetBound>,
 }
 
-/// The throughput bound of this machine for the mix, net of the CPU that
-/// the load generator and the feature store take from the same cores.
+/// The throughput bound of this machine for the mix, from the CPU a request
+/// measurably costs the server, and net of the CPU that the load generator
+/// and the feature store take from the same cores.
+///
+/// The kernel is calibrated once per sweep, and this machine's single-core
+/// speed drifts by up to 1.7x, so the nominal `cpu_ms` is not what a request
+/// costs during the run; the server's own CPU time per request, measured at
+/// tokio-mt's best point, is (kernel, HTTP and fetch together).
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct NetBound {
-    /// `cores x 1000 / cpu_ms`.
+    /// Server CPU per request at that point, in ms.
+    pub server_cpu_ms_per_request: f64,
+    /// `cores x 1000 / server_cpu_ms_per_request`.
     pub bound_rps: f64,
     /// Load generator CPU, ms per second of probe.
     pub load_cpu_ms_per_s: f64,
     /// Feature store CPU, ms per second of probe.
     pub store_cpu_ms_per_s: f64,
-    /// `(cores x 1000 - load - store) / cpu_ms`.
+    /// `(cores x 1000 - load - store) / server_cpu_ms_per_request`.
     pub net_rps: f64,
-    /// Server CPU per request at that point, in ms.
-    pub server_cpu_ms_per_request: f64,
 }
 
 /// Medians per point of every figure.
@@ -235,15 +241,20 @@ fn net_bound(rows: &[&Row], scale: &ServingScale, cores: usize) -> Option<NetBou
     let per_s = |ms: f64| ms / best.window_s.max(1e-9);
     let load_cpu_ms_per_s = per_s(best.load_cpu_ms);
     let store_cpu_ms_per_s = per_s(best.store_cpu_ms.unwrap_or(0.0));
-    let bound_rps = scale.cpu_bound_rps(cores);
-    let available = cores as f64 * 1000.0 - load_cpu_ms_per_s - store_cpu_ms_per_s;
+    let server_cpu_ms_per_request =
+        best.server_cpu_ms / (best.achieved_rps * best.window_s).max(1.0);
+    let cpu_ms = if server_cpu_ms_per_request > 0.0 {
+        server_cpu_ms_per_request
+    } else {
+        scale.cpu_ms as f64
+    };
+    let cores_ms = cores as f64 * 1000.0;
     Some(NetBound {
-        bound_rps,
+        server_cpu_ms_per_request: cpu_ms,
+        bound_rps: cores_ms / cpu_ms,
         load_cpu_ms_per_s,
         store_cpu_ms_per_s,
-        net_rps: available / scale.cpu_ms as f64,
-        server_cpu_ms_per_request: best.server_cpu_ms
-            / (best.achieved_rps * best.window_s).max(1.0),
+        net_rps: (cores_ms - load_cpu_ms_per_s - store_cpu_ms_per_s) / cpu_ms,
     })
 }
 
@@ -282,10 +293,19 @@ impl FigureResult {
                     })
                     .collect(),
                 reference: match self.figure.axis {
-                    Axis::Workers => Some((
-                        scale.cpu_bound_rps(cores),
-                        format!("bound: {cores} cores x 1000 / {} ms", scale.cpu_ms),
-                    )),
+                    Axis::Workers => Some(match self.net_bound {
+                        Some(bound) => (
+                            bound.net_rps,
+                            format!(
+                                "bound: {cores} cores x 1000 / {:.2} ms measured, less load and store",
+                                bound.server_cpu_ms_per_request
+                            ),
+                        ),
+                        None => (
+                            scale.cpu_bound_rps(cores),
+                            format!("bound: {cores} cores x 1000 / {} ms", scale.cpu_ms),
+                        ),
+                    }),
                     Axis::Load => Some((
                         scale.p99_bound_ms(),
                         format!("p99 bound {:.0} ms", scale.p99_bound_ms()),
@@ -489,15 +509,19 @@ pub fn findings(result: &FigureResult, scale: &ServingScale, cores: usize) -> Ve
     let mut found = Vec::new();
     match result.figure.axis {
         Axis::Workers => {
-            let bound = scale.cpu_bound_rps(cores);
+            let (bound, per_request) = match result.net_bound {
+                Some(net) => (net.bound_rps, net.server_cpu_ms_per_request),
+                None => (scale.cpu_bound_rps(cores), scale.cpu_ms as f64),
+            };
             if let (Some(mt), Some(net)) = (
                 line(result, "tokio-mt").and_then(LineResult::best),
                 result.net_bound,
             ) {
                 found.push(format!(
-                    "tokio-mt's best is {:.0} RPS at W = {:.0}: {:.0}% of the machine's bound of {:.0} RPS ({cores} cores x 1000 / {} ms), and {:.0}% of the {:.0} RPS left once the load generator ({:.0} ms of CPU per second) and the feature store ({:.0} ms per second) take their share of the same cores; the server itself spent {:.2} ms of CPU per request against {} ms of kernel work.",
-                    mt.1, mt.0, 100.0 * mt.1 / bound, bound, scale.cpu_ms, 100.0 * mt.1 / net.net_rps, net.net_rps,
-                    net.load_cpu_ms_per_s, net.store_cpu_ms_per_s, net.server_cpu_ms_per_request, scale.cpu_ms
+                    "tokio-mt's best is {:.0} RPS at W = {:.0}. There the server spent {:.2} ms of CPU per request (the kernel, calibrated for {} ms once per sweep on a machine whose speed drifts, plus HTTP and the fetch), so the machine's bound is {:.0} RPS ({cores} cores x 1000 / {:.2} ms) and {:.0} RPS once the load generator ({:.0} ms of CPU per second) and the feature store ({:.0} ms per second) take their share of the same cores: tokio-mt reaches {:.0}% of the bound and {:.0}% of the net bound.",
+                    mt.1, mt.0, net.server_cpu_ms_per_request, scale.cpu_ms, net.bound_rps,
+                    net.server_cpu_ms_per_request, net.net_rps, net.load_cpu_ms_per_s,
+                    net.store_cpu_ms_per_s, 100.0 * mt.1 / net.bound_rps, 100.0 * mt.1 / net.net_rps
                 ));
             }
             if let Some(ct) = line(result, "tokio-ct") {
@@ -521,7 +545,7 @@ pub fn findings(result: &FigureResult, scale: &ServingScale, cores: usize) -> Ve
                 && let (Some(free_best), Some(gil_best)) = (free.best(), gil.best())
             {
                 found.push(format!(
-                    "--gil on the thread pool: its best falls from {:.0} RPS (W = {:.0}) to {:.0} RPS (W = {:.0}), {:.2}x; {:.0} RPS is {:.0}% of one core's {:.0} RPS, so the CPU part is capped at one core however many threads wait on I/O.",
+                    "--gil on the thread pool: its best falls from {:.0} RPS (W = {:.0}) to {:.0} RPS (W = {:.0}), {:.2}x; {:.0} RPS is {:.0}% of one core's {:.0} RPS (1000 / {per_request:.2} ms): the lock holds the CPU part to about one core however many threads wait on I/O.",
                     free_best.1, free_best.0, gil_best.1, gil_best.0, free_best.1 / gil_best.1.max(1e-9),
                     gil_best.1, 100.0 * gil_best.1 / (bound / cores as f64), bound / cores as f64
                 ));
