@@ -91,17 +91,7 @@ pub fn run(workload: &Workload) -> Result<RunReport, Error> {
         // Owned by this closure: returning from it, even early with an error,
         // closes the channel, so the scope's join below cannot hang.
         let stop = stop;
-        for index in 0..workload.workers {
-            let (executor, stopped) = (&executor, stopped.clone());
-            std::thread::Builder::new()
-                .name(format!("smol-{index}"))
-                .spawn_scoped(scope, move || smol::block_on(executor.run(stopped.recv())))
-                .map_err(|source| Error::Spawn {
-                    index,
-                    wanted: workload.workers,
-                    source,
-                })?;
-        }
+        run_executor_threads(scope, &executor, &stopped, workload.workers)?;
         // This thread only waits for the tasks; the executor threads run them.
         // Uncapped, there is one task per batch; with `--max-in-flight M`, M
         // tasks take the next batch id from the shared counter.
@@ -140,17 +130,7 @@ pub fn serve(
     std::thread::scope(|scope| {
         // Dropped on every way out of this closure, which ends the executor threads.
         let stop = stop;
-        for index in 0..workload.workers {
-            let (executor, stopped) = (&executor, stopped.clone());
-            std::thread::Builder::new()
-                .name(format!("smol-{index}"))
-                .spawn_scoped(scope, move || smol::block_on(executor.run(stopped.recv())))
-                .map_err(|source| Error::Spawn {
-                    index,
-                    wanted: workload.workers,
-                    source,
-                })?;
-        }
+        run_executor_threads(scope, &executor, &stopped, workload.workers)?;
         control.ready();
         while let Some(accepted) = smol::block_on(control.until_stopped(listener.accept())) {
             match accepted {
@@ -169,6 +149,28 @@ pub fn serve(
         drop(stop);
         Ok(())
     })
+}
+
+/// Starts `workers` threads in `scope` that each run `executor` until the
+/// `stopped` channel closes.
+fn run_executor_threads<'scope, 'env, 'tasks: 'env>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    executor: &'env Executor<'tasks>,
+    stopped: &smol::channel::Receiver<()>,
+    workers: usize,
+) -> Result<(), Error> {
+    for index in 0..workers {
+        let stopped = stopped.clone();
+        std::thread::Builder::new()
+            .name(format!("smol-{index}"))
+            .spawn_scoped(scope, move || smol::block_on(executor.run(stopped.recv())))
+            .map_err(|source| Error::Spawn {
+                index,
+                wanted: workers,
+                source,
+            })?;
+    }
+    Ok(())
 }
 
 /// One task: fetch and preprocess batches until none are left.
