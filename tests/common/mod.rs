@@ -49,6 +49,27 @@ pub fn number(report: &serde_json::Value, key: &str) -> f64 {
         .unwrap_or_else(|| panic!("{key} is a number in {report}"))
 }
 
+/// Starts `command` and waits for its readiness line, which ends in
+/// `http://HOST:PORT` (the store's and the server's alike).
+fn start_until_listening(mut command: Command) -> (std::process::Child, std::net::SocketAddr) {
+    use std::io::BufRead;
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("runtime-lab starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("readiness line");
+    let addr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected readiness line {line:?} from {command:?}"));
+    (child, addr)
+}
+
 /// A `runtime-lab serve-features` child process, killed on drop.
 pub struct StoreProcess {
     child: std::process::Child,
@@ -59,23 +80,11 @@ pub struct StoreProcess {
 impl StoreProcess {
     /// Starts the store with extra `serve-features` arguments and waits for its readiness line.
     pub fn start(args: &[&str]) -> Self {
-        use std::io::BufRead;
-        let mut child = runtime_lab()
+        let mut command = runtime_lab();
+        command
             .args(["serve-features", "--addr", "127.0.0.1:0"])
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("runtime-lab serve-features starts");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("readiness line");
-        let addr = line
-            .trim()
-            .rsplit("http://")
-            .next()
-            .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected readiness line {line:?}"));
+            .args(args);
+        let (child, addr) = start_until_listening(command);
         StoreProcess { child, addr }
     }
 
@@ -166,23 +175,12 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `runtime-lab serve ARGS --addr 127.0.0.1:0` and waits for its readiness line.
     pub fn start(args: &[&str]) -> Self {
-        use std::io::BufRead;
-        let mut child = runtime_lab()
+        let mut command = runtime_lab();
+        command
             .arg("serve")
             .args(args)
-            .args(["--addr", "127.0.0.1:0"])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("runtime-lab serve starts");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("readiness line");
-        let addr = line
-            .trim()
-            .strip_prefix(pipeline::serve::READY_PREFIX)
-            .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected readiness line {line:?} from serve {args:?}"));
+            .args(["--addr", "127.0.0.1:0"]);
+        let (child, addr) = start_until_listening(command);
         ServerProcess { child, addr }
     }
 
