@@ -21,8 +21,13 @@ use std::time::{Duration, Instant};
 /// starting on 2 busy cores included).
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// How long a server may take to exit after SIGTERM before it is killed.
-const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The same for a server baseline: 32 Python interpreters importing their
+/// packages on 2 cores take longer.
+const BASELINE_READY_TIMEOUT: Duration = Duration::from_secs(200);
+
+/// How long a server may take to exit after SIGTERM before it is killed
+/// (longer than `serve` gives a baseline's workers to stop).
+const STOP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// What every server and load of a sweep share.
 #[derive(Debug, Clone)]
@@ -58,8 +63,12 @@ impl ServerChild {
             .args(["--addr", "127.0.0.1:0", "--upstream", &tools.upstream])
             .args(["--upstream-kind", tools.upstream_kind.as_str()])
             .args(["--io-ms", &tools.io_ms.to_string()])
-            .args(["--cpu-ms", &tools.cpu_ms.to_string()])
-            .args(["--cpu-rounds", &tools.cpu_rounds.to_string()]);
+            .args(["--cpu-ms", &tools.cpu_ms.to_string()]);
+        // A baseline calibrates its own kernel, in its own language, from --cpu-ms.
+        let baseline = crate::baselines::find(server.executor).is_some();
+        if !baseline {
+            command.args(["--cpu-rounds", &tools.cpu_rounds.to_string()]);
+        }
         if server.gil {
             command.arg("--gil");
         }
@@ -76,7 +85,12 @@ impl ServerChild {
             let _ = BufReader::new(stdout).read_line(&mut line);
             let _ = sender.send(line);
         });
-        let line = receiver.recv_timeout(READY_TIMEOUT).unwrap_or_default();
+        let ready_timeout = if baseline {
+            BASELINE_READY_TIMEOUT
+        } else {
+            READY_TIMEOUT
+        };
+        let line = receiver.recv_timeout(ready_timeout).unwrap_or_default();
         let addr = line
             .trim()
             .strip_prefix(pipeline::serve::READY_PREFIX)
