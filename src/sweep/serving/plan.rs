@@ -19,12 +19,15 @@ pub const SERVING_MODELS: [&str; 8] = [
     "glommio",
 ];
 
+/// A server baseline in a figure: its name and its fixed workers, if any.
+pub type BaselineSeries = (&'static str, Option<u32>);
+
 /// What `--baselines` adds to each figure: the articles' own servers beside
 /// the Rust models that stand for them (FastAPI on uvicorn beside `tokio-ct`,
 /// Flask on gunicorn beside `processes`, Go's net/http beside `tokio-mt`).
 /// `None` for the workers means the x axis varies them; `Some(0)` means the
 /// figure's pool size (the machine's cores).
-pub const FIGURE_BASELINES: [(u8, &[(&str, Option<u32>)]); 3] = [
+pub const FIGURE_BASELINES: [(u8, &[BaselineSeries]); 3] = [
     (
         1,
         &[
