@@ -31,6 +31,11 @@ pub const INSTALL_SCRIPT: &str = "scripts/baselines/install";
 /// The environment variable that moves the install folder (tests point it at an empty one).
 pub const PREFIX_VARIABLE: &str = "RUNTIME_LAB_BASELINES";
 
+/// The environment variable that gives a baseline the User-Agent of the
+/// Rust clients, so that its requests carry the same headers as theirs
+/// (`pipeline::request_headers`).
+pub const USER_AGENT_VARIABLE: &str = "RUNTIME_LAB_USER_AGENT";
+
 /// The language a baseline is written in; plots group their series by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub enum Language {
@@ -389,6 +394,7 @@ impl Baseline {
             upstream.to_owned(),
         ]);
         command.env("PYTHONDONTWRITEBYTECODE", "1");
+        command.env(USER_AGENT_VARIABLE, pipeline::USER_AGENT);
         command
     }
 
@@ -429,6 +435,7 @@ impl Baseline {
         // also hide the packages' caches that pip compiled, and make every
         // start recompile them.)
         command.env("PYTHONDONTWRITEBYTECODE", "1");
+        command.env(USER_AGENT_VARIABLE, pipeline::USER_AGENT);
         command
     }
 

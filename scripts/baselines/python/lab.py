@@ -34,6 +34,11 @@ BASE_BACKOFF_S = 0.020
 WEIGHTS = [float(i) + 1.0 for i in range(16)]
 # Rust's f64::MIN, where the kernel's running peak starts.
 F64_MIN = -sys.float_info.max
+# The User-Agent of every request, the Rust clients' (crates/pipeline/src/wire.rs),
+# which the CLI passes in the environment.
+USER_AGENT = os.environ.get("RUNTIME_LAB_USER_AGENT") or "runtime-lab"
+# The Accept of every request, as the Rust clients send it.
+ACCEPT = "*/*"
 
 
 # ---------------------------------------------------------------- the kernel
