@@ -105,9 +105,11 @@ const UVICORN_COST: Cost = Cost {
 };
 
 /// Flask on gunicorn: the parent imports Flask, gunicorn and requests and
-/// calibrates; its workers are forked from it, already loaded.
+/// calibrates; its workers are forked from it, already loaded. Stopping
+/// takes another second: idle sync workers wait for gunicorn's graceful
+/// timeout.
 const GUNICORN_COST: Cost = Cost {
-    start_ms: 1_000.0,
+    start_ms: 2_000.0,
     per_request_ms: 3.0,
     per_process_ms: 30.0,
 };

@@ -22,8 +22,11 @@ import http_requests
 import lab
 import server
 
-# How long the request in flight of each worker may take to finish after SIGTERM.
-GRACEFUL_SHUTDOWN_S = 3
+# How long the request in flight of each worker may take to finish after
+# SIGTERM. A sync worker idle in accept() notices the signal only at its next
+# wake-up, so gunicorn's arbiter ends it at this timeout: short, since every
+# stop waits for it.
+GRACEFUL_SHUTDOWN_S = 1
 
 # Each worker process keeps its own keep-alive session with pooled connections.
 _session = None

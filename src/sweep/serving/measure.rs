@@ -49,6 +49,9 @@ pub struct Tools {
 /// A `runtime-lab serve` child; killed on drop if it still runs.
 pub struct ServerChild {
     child: Child,
+    /// Whether it serves a baseline, whose own processes are the children
+    /// of `runtime-lab serve`.
+    baseline: bool,
     /// Where it listens.
     pub addr: SocketAddr,
 }
@@ -96,7 +99,11 @@ impl ServerChild {
             .strip_prefix(pipeline::serve::READY_PREFIX)
             .and_then(|addr| addr.parse().ok());
         match addr {
-            Some(addr) => Ok(ServerChild { child, addr }),
+            Some(addr) => Ok(ServerChild {
+                child,
+                baseline,
+                addr,
+            }),
             None => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -113,8 +120,12 @@ impl ServerChild {
     }
 
     /// CPU time and peak memory of the server's process tree so far.
+    ///
+    /// For a baseline, only the baseline's processes count: the
+    /// `runtime-lab serve` that started it only waits for a signal, and is
+    /// no part of the server measured.
     pub fn usage(&self) -> TreeUsage {
-        TreeUsage::of(self.child.id() as i32)
+        TreeUsage::of(self.child.id() as i32, !self.baseline)
     }
 
     /// Stops the server with SIGTERM, and kills it if it does not exit in time.
@@ -163,9 +174,9 @@ pub struct TreeUsage {
 }
 
 impl TreeUsage {
-    /// Reads `/proc` for `root` and its descendants; processes that exit
-    /// while it reads are skipped.
-    pub fn of(root: i32) -> Self {
+    /// Reads `/proc` for `root` (unless `with_root` is false) and its
+    /// descendants; processes that exit while it reads are skipped.
+    pub fn of(root: i32, with_root: bool) -> Self {
         let ticks_per_ms = procfs::ticks_per_second() as f64 / 1e3;
         let processes: Vec<procfs::process::Process> = procfs::process::all_processes()
             .map(|all| all.flatten().collect())
@@ -187,7 +198,7 @@ impl TreeUsage {
             index += 1;
         }
         let mut usage = TreeUsage::default();
-        for pid in tree {
+        for pid in tree.into_iter().skip(usize::from(!with_root)) {
             let Ok(process) = procfs::process::Process::new(pid) else {
                 continue;
             };

@@ -410,7 +410,7 @@ pub fn render(
         (
             "processes",
             format!(
-                "feature store ({}), each server (`runtime-lab serve`, started fresh for every point and stopped with SIGTERM) and each load (`runtime-lab load --json`) run as separate processes on the same {} cores; the CPU time of all three is measured per probe (results.csv)",
+                "feature store ({}), each server (`runtime-lab serve`, started fresh for every point and stopped with SIGTERM) and each load (`runtime-lab load --json`) run as separate processes on the same {} cores; the CPU time of all three is measured per probe (results.csv), and a server's CPU and memory are its whole process tree's (for a baseline, the baseline's own processes, without the `runtime-lab serve` that started it)",
                 info.upstream, machine.cores
             ),
         ),
