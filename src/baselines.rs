@@ -10,11 +10,17 @@
 //! [`RunReport`]. `runtime-lab run -e py-threads` runs one as a child process;
 //! `scripts/baselines/install` puts them under `target/baselines/` (or
 //! `$RUNTIME_LAB_BASELINES`), and one that is not installed says so.
+//!
+//! The server baselines ([`Role::Server`]: FastAPI on uvicorn, Flask on
+//! gunicorn, Go's net/http) take `serve`'s flags instead, answer
+//! `/predict?id=N` with the Rust servers' digest, and run under
+//! `runtime-lab serve -e py-uvicorn` (see `crate::serve`).
 
-use crate::cli::WorkloadArgs;
+use crate::cli::{ServeArgs, WorkloadArgs};
 use crate::upstream::UsageError;
 use anyhow::{Context, bail};
 use pipeline::{RunReport, Workload};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::SystemTime;
@@ -24,6 +30,11 @@ pub const INSTALL_SCRIPT: &str = "scripts/baselines/install";
 
 /// The environment variable that moves the install folder (tests point it at an empty one).
 pub const PREFIX_VARIABLE: &str = "RUNTIME_LAB_BASELINES";
+
+/// The environment variable that gives a baseline the User-Agent of the
+/// Rust clients, so that its requests carry the same headers as theirs
+/// (`pipeline::request_headers`).
+pub const USER_AGENT_VARIABLE: &str = "RUNTIME_LAB_USER_AGENT";
 
 /// The language a baseline is written in; plots group their series by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -52,6 +63,15 @@ impl Language {
     }
 }
 
+/// Whether a baseline is a client (`run`) or a server (`serve`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Fetches a workload's batches and prints a run report: `run -e NAME`.
+    Client,
+    /// Serves `/predict` and `/health`: `serve -e NAME`.
+    Server,
+}
+
 /// What a sweep's cost model charges a baseline's run, on 2 cores.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Cost {
@@ -75,6 +95,25 @@ const GO_COST: Cost = Cost {
     per_process_ms: 0.0,
 };
 
+/// FastAPI on uvicorn: the parent imports FastAPI, uvicorn and aiohttp
+/// (about 1.5 s of CPU) and calibrates; each worker is a spawned interpreter
+/// that imports them again, two at a time on 2 cores.
+const UVICORN_COST: Cost = Cost {
+    start_ms: 2_000.0,
+    per_request_ms: 3.0,
+    per_process_ms: 800.0,
+};
+
+/// Flask on gunicorn: the parent imports Flask, gunicorn and requests and
+/// calibrates; its workers are forked from it, already loaded. Stopping
+/// takes another second: idle sync workers wait for gunicorn's graceful
+/// timeout.
+const GUNICORN_COST: Cost = Cost {
+    start_ms: 2_000.0,
+    per_request_ms: 3.0,
+    per_process_ms: 30.0,
+};
+
 /// One baseline program.
 #[derive(Debug)]
 pub struct Baseline {
@@ -82,6 +121,8 @@ pub struct Baseline {
     pub name: &'static str,
     /// Its language.
     pub language: Language,
+    /// A client or a server.
+    pub role: Role,
     /// One line on what it is and which Rust executor stands for it.
     pub summary: &'static str,
     /// The Python script under `scripts/baselines/python/`, or the Go binary
@@ -93,11 +134,12 @@ pub struct Baseline {
     pub cost: Cost,
 }
 
-/// Every baseline client, Python first, in the articles' order.
+/// Every baseline, clients then servers, Python first, in the articles' order.
 pub const ALL: &[Baseline] = &[
     Baseline {
         name: "py-serial",
         language: Language::Python,
+        role: Role::Client,
         summary: "Python: requests.get, one request at a time (the articles' serial client; Rust: serial)",
         program: "py_serial.py",
         serial: true,
@@ -106,6 +148,7 @@ pub const ALL: &[Baseline] = &[
     Baseline {
         name: "py-asyncio",
         language: Language::Python,
+        role: Role::Client,
         summary: "Python: asyncio + aiohttp, one task per batch, CPU inline on the loop (Rust: tokio-ct)",
         program: "py_asyncio.py",
         serial: false,
@@ -114,6 +157,7 @@ pub const ALL: &[Baseline] = &[
     Baseline {
         name: "py-threads",
         language: Language::Python,
+        role: Role::Client,
         summary: "Python: ThreadPoolExecutor(max_workers=batches) + requests, under the GIL (Rust: threads --gil)",
         program: "py_threads.py",
         serial: false,
@@ -122,6 +166,7 @@ pub const ALL: &[Baseline] = &[
     Baseline {
         name: "py-processes",
         language: Language::Python,
+        role: Role::Client,
         summary: "Python: ProcessPoolExecutor(max_workers=W) + requests, a GIL per process (Rust: processes --gil)",
         program: "py_processes.py",
         serial: false,
@@ -130,6 +175,7 @@ pub const ALL: &[Baseline] = &[
     Baseline {
         name: "go-serial",
         language: Language::Go,
+        role: Role::Client,
         summary: "Go: net/http, one request at a time (the first article's serial Go; Rust: serial)",
         program: "go-serial",
         serial: true,
@@ -138,8 +184,36 @@ pub const ALL: &[Baseline] = &[
     Baseline {
         name: "go-goroutines",
         language: Language::Go,
+        role: Role::Client,
         summary: "Go: one goroutine per batch on GOMAXPROCS=W threads, net/http (Rust: tokio-mt)",
         program: "go-goroutines",
+        serial: false,
+        cost: GO_COST,
+    },
+    Baseline {
+        name: "py-uvicorn",
+        language: Language::Python,
+        role: Role::Server,
+        summary: "Python server: FastAPI on uvicorn, W worker processes, async handler, CPU inline on the loop (Rust: tokio-ct -w W)",
+        program: "py_uvicorn.py",
+        serial: false,
+        cost: UVICORN_COST,
+    },
+    Baseline {
+        name: "py-gunicorn",
+        language: Language::Python,
+        role: Role::Server,
+        summary: "Python server: Flask on gunicorn, W sync worker processes, blocking requests (Rust: processes)",
+        program: "py_gunicorn.py",
+        serial: false,
+        cost: GUNICORN_COST,
+    },
+    Baseline {
+        name: "go-nethttp",
+        language: Language::Go,
+        role: Role::Server,
+        summary: "Go server: net/http, a goroutine per request on GOMAXPROCS=W threads (Rust: tokio-mt)",
+        program: "go-nethttp",
         serial: false,
         cost: GO_COST,
     },
@@ -153,6 +227,14 @@ pub fn find(name: &str) -> Option<&'static Baseline> {
 /// Every baseline's name.
 pub fn names() -> impl Iterator<Item = &'static str> {
     ALL.iter().map(|baseline| baseline.name)
+}
+
+/// The names of the baselines in `role`.
+pub fn names_of(role: Role) -> Vec<&'static str> {
+    ALL.iter()
+        .filter(|baseline| baseline.role == role)
+        .map(|baseline| baseline.name)
+        .collect()
 }
 
 /// Where `scripts/baselines/install` puts the baselines.
@@ -224,8 +306,17 @@ impl Baseline {
         Ok(())
     }
 
-    /// Checks that it is installed and that the flags apply to it: usage errors otherwise.
+    /// Checks that it is a client, installed, and that the flags apply to
+    /// it: usage errors otherwise.
     pub fn check(&self, args: &WorkloadArgs) -> Result<(), UsageError> {
+        if self.role == Role::Server {
+            return Err(UsageError(format!(
+                "{} is a server baseline: serve it with `runtime-lab serve -e {}` and load it with `runtime-lab load`; the client baselines that `run` takes are {}",
+                self.name,
+                self.name,
+                names_of(Role::Client).join(", ")
+            )));
+        }
         self.installed()
             .map_err(|reason| UsageError(format!("baseline {}: {reason}", self.name)))?;
         let unsupported = [
@@ -246,6 +337,67 @@ impl Baseline {
             Some((_, why)) => Err(UsageError(format!("baseline {}: {why}", self.name))),
             None => Ok(()),
         }
+    }
+
+    /// Checks that it is a server, installed, and that `serve`'s flags
+    /// apply to it: usage errors otherwise.
+    pub fn check_serve(&self, args: &ServeArgs) -> Result<(), UsageError> {
+        if self.role == Role::Client {
+            return Err(UsageError(format!(
+                "{} is a client baseline: run it with `runtime-lab run -e {}`; the server baselines that `serve` takes are {}",
+                self.name,
+                self.name,
+                names_of(Role::Server).join(", ")
+            )));
+        }
+        self.installed()
+            .map_err(|reason| UsageError(format!("baseline {}: {reason}", self.name)))?;
+        let unsupported = [
+            (
+                args.gil,
+                "--gil emulates CPython's lock in the Rust servers; a baseline runs the real runtime",
+            ),
+            (
+                args.cpu_rounds.is_some(),
+                "--cpu-rounds counts Rust kernel rounds; a baseline calibrates its own kernel from --cpu-ms",
+            ),
+        ];
+        match unsupported.iter().find(|(given, _)| *given) {
+            Some((_, why)) => Err(UsageError(format!("baseline {}: {why}", self.name))),
+            None => Ok(()),
+        }
+    }
+
+    /// The command that serves `args`'s workload on `addr` against `upstream`
+    /// (a feature store's base URL, or a template with `{id}`).
+    pub fn serve_command(&self, args: &ServeArgs, addr: SocketAddr, upstream: &str) -> Command {
+        let (program, leading) = self.program();
+        let mut command = Command::new(program);
+        command.args(leading);
+        if let Some(workers) = args.workers {
+            command.args(["--workers".to_owned(), workers.to_string()]);
+        }
+        command.args([
+            "--addr".to_owned(),
+            addr.to_string(),
+            "--fanout".to_owned(),
+            args.fanout.to_string(),
+            "--io-ms".to_owned(),
+            args.io_ms.to_string(),
+            "--cpu-ms".to_owned(),
+            args.cpu_ms.to_string(),
+            "--features".to_owned(),
+            args.features.to_string(),
+            "--connections".to_owned(),
+            pipeline::Connections::from(args.connections)
+                .as_str()
+                .to_owned(),
+            "--upstream".to_owned(),
+            upstream.to_owned(),
+        ]);
+        command.env("PYTHONDONTWRITEBYTECODE", "1");
+        command.env(USER_AGENT_VARIABLE, pipeline::USER_AGENT);
+        command
     }
 
     /// Requests it keeps open at once.
@@ -285,6 +437,7 @@ impl Baseline {
         // also hide the packages' caches that pip compiled, and make every
         // start recompile them.)
         command.env("PYTHONDONTWRITEBYTECODE", "1");
+        command.env(USER_AGENT_VARIABLE, pipeline::USER_AGENT);
         command
     }
 
@@ -390,6 +543,15 @@ mod tests {
             let script = sources().join("python").join(baseline.program);
             assert!(script.is_file(), "{} is missing", script.display());
         }
+    }
+
+    #[test]
+    fn every_article_server_is_a_server_baseline() {
+        assert_eq!(
+            names_of(Role::Server),
+            ["py-uvicorn", "py-gunicorn", "go-nethttp"]
+        );
+        assert!(names_of(Role::Client).contains(&"py-asyncio"));
     }
 
     #[test]

@@ -9,7 +9,14 @@
 //! processes themselves. Each child is this binary again with
 //! `--prefork-child`: it listens on the same port with `SO_REUSEPORT`, uses
 //! the parent's feature store and calibration, and has a GIL of its own.
+//!
+//! A server baseline (`py-uvicorn`, `py-gunicorn`, `go-nethttp`) is served
+//! the same way from the outside: the same port check, upstream and
+//! readiness line, with the baseline's own program as the one child, which
+//! gets SIGTERM when `serve` is told to stop and is reaped however `serve`
+//! ends; its worker processes are its own to start and stop.
 
+use crate::baselines::{self, Baseline};
 use crate::cli::{FaultArgs, ServeArgs};
 use crate::executors::{self, Serve};
 use crate::limits;
@@ -22,6 +29,7 @@ use pipeline::serve::{Control, READY_PREFIX, reuseport_listener};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
 
 /// How long `serve` waits for an external upstream to answer its probe.
@@ -32,23 +40,23 @@ const CHILD_POLL: Duration = Duration::from_millis(200);
 
 /// Runs `runtime-lab serve` until SIGINT or SIGTERM.
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
+    if let Some(baseline) = baselines::find(&args.executor) {
+        return serve_baseline(args, baseline);
+    }
     let executor = executors::find(&args.executor)?;
     let Some(serve) = executor.serve.as_ref() else {
         return Err(UsageError(format!(
-            "{} is not a serving model; serve one of: {}",
+            "{} is not a serving model; serve one of: {}, or the server baselines {}",
             executor.name,
-            executors::serving_names().join(", ")
+            executors::serving_names().join(", "),
+            baselines::names_of(baselines::Role::Server).join(", ")
         ))
         .into());
     };
     if args.prefork_child {
         return serve_as_child(args, serve);
     }
-    // A plain bind fails on a port that any other socket holds, even one
-    // with SO_REUSEPORT, which the servers' own binds below would share.
-    let addr = TcpListener::bind(args.addr)
-        .and_then(|probe| probe.local_addr())
-        .map_err(|error| UsageError(format!("cannot listen on {}: {error}", args.addr)))?;
+    let addr = free_addr(args)?;
     // Every keep-alive connection holds a descriptor.
     limits::raise_open_file_limit();
     let upstream = prepare_upstream(args)?;
@@ -63,6 +71,107 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         }
         processes => serve_with_children(args, &workload, &upstream, addr, processes, &control),
     }
+}
+
+/// The address to serve on: `--addr`, its port picked when it is 0, checked
+/// to be free before anything starts.
+fn free_addr(args: &ServeArgs) -> Result<SocketAddr, UsageError> {
+    // A plain bind fails on a port that any other socket holds, even one
+    // with SO_REUSEPORT, which the servers' own binds would share.
+    TcpListener::bind(args.addr)
+        .and_then(|probe| probe.local_addr())
+        .map_err(|error| UsageError(format!("cannot listen on {}: {error}", args.addr)))
+}
+
+/// How long a server baseline may take to print its readiness line: a
+/// Python server with 32 workers imports its packages 32 times on 2 cores.
+const BASELINE_READY_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// How long a server baseline may take to stop its workers after SIGTERM.
+const BASELINE_STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Serves a server baseline as the one child process: it listens on the
+/// checked port, and its readiness line becomes this server's.
+fn serve_baseline(args: &ServeArgs, baseline: &Baseline) -> anyhow::Result<()> {
+    baseline.check_serve(args)?;
+    let addr = free_addr(args)?;
+    limits::raise_open_file_limit();
+    let upstream = prepare_upstream(args)?;
+    if upstream.kind() == pipeline::UpstreamKind::Url {
+        return Err(UsageError(format!(
+            "baseline {}: --upstream {} is neither a feature store nor a template with {{id}}, and a baseline takes only those",
+            baseline.name,
+            upstream.url()
+        ))
+        .into());
+    }
+    let control = Control::new();
+    stop_on_signals(&control)?;
+    let child = baseline
+        .serve_command(args, addr, upstream.url())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start baseline {}", baseline.name))?;
+    let mut children = Children {
+        processes: vec![child],
+        stop_timeout: BASELINE_STOP_TIMEOUT,
+    };
+    let stdout = children.processes[0]
+        .stdout
+        .take()
+        .expect("stdout was piped");
+    // The first line comes back here; anything the baseline prints after it
+    // goes to stderr, so that it never blocks on a full pipe.
+    let (sender, lines) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("baseline-stdout".into())
+        .spawn(move || {
+            let mut stdout = BufReader::new(stdout);
+            let mut line = String::new();
+            let _ = stdout.read_line(&mut line);
+            let _ = sender.send(line);
+            for line in stdout.lines().map_while(Result::ok) {
+                eprintln!("{line}");
+            }
+        })
+        .context("cannot start the thread that reads the baseline's output")?;
+    let deadline = std::time::Instant::now() + BASELINE_READY_TIMEOUT;
+    let line = loop {
+        match lines.recv_timeout(CHILD_POLL) {
+            Ok(line) => break line,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                bail!("baseline {} said nothing", baseline.name)
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if control.is_stopped() {
+                    return Ok(());
+                }
+                if std::time::Instant::now() > deadline {
+                    bail!(
+                        "baseline {} did not get ready within {} s",
+                        baseline.name,
+                        BASELINE_READY_TIMEOUT.as_secs()
+                    );
+                }
+            }
+        }
+    };
+    if !line.starts_with(READY_PREFIX) {
+        let status = children.processes[0].wait().ok();
+        bail!(
+            "baseline {} did not start (said {line:?}; {})",
+            baseline.name,
+            status.map_or("still running".to_owned(), |status| status.to_string())
+        );
+    }
+    announce(addr);
+    while !control.wait_stopped(CHILD_POLL) {
+        if let Ok(Some(status)) = children.processes[0].try_wait() {
+            bail!("baseline {} exited ({status})", baseline.name);
+        }
+    }
+    Ok(())
 }
 
 /// The upstream of `serve`: an embedded feature store, or `--upstream`
@@ -110,7 +219,10 @@ fn serve_with_children(
     control: &Control,
 ) -> anyhow::Result<()> {
     let program = std::env::current_exe().context("cannot find the runtime-lab binary")?;
-    let mut children = Children(Vec::with_capacity(processes));
+    let mut children = Children {
+        processes: Vec::with_capacity(processes),
+        stop_timeout: CHILD_STOP_TIMEOUT,
+    };
     for index in 0..processes {
         let mut command = Command::new(&program);
         command
@@ -133,9 +245,9 @@ fn serve_with_children(
             .stdout(Stdio::piped())
             .spawn()
             .with_context(|| format!("cannot start server process {index}"))?;
-        children.0.push(child);
+        children.processes.push(child);
     }
-    for (index, child) in children.0.iter_mut().enumerate() {
+    for (index, child) in children.processes.iter_mut().enumerate() {
         let stdout = child.stdout.take().expect("stdout was piped");
         let mut line = String::new();
         BufReader::new(stdout)
@@ -147,7 +259,7 @@ fn serve_with_children(
     }
     announce(addr);
     while !control.wait_stopped(CHILD_POLL) {
-        for (index, child) in children.0.iter_mut().enumerate() {
+        for (index, child) in children.processes.iter_mut().enumerate() {
             if let Ok(Some(status)) = child.try_wait() {
                 bail!("server process {index} exited ({status}); stopping the others");
             }
@@ -162,17 +274,21 @@ const CHILD_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Child server processes, stopped with SIGTERM (SIGKILL if one does not
 /// exit in time) and reaped when dropped, so that no process outlives the
 /// server, whichever way it ends.
-struct Children(Vec<Child>);
+struct Children {
+    processes: Vec<Child>,
+    /// How long they may take to exit after SIGTERM.
+    stop_timeout: Duration,
+}
 
 impl Drop for Children {
     fn drop(&mut self) {
-        for child in &self.0 {
+        for child in &self.processes {
             if let Ok(pid) = i32::try_from(child.id()) {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
             }
         }
-        let deadline = std::time::Instant::now() + CHILD_STOP_TIMEOUT;
-        for child in &mut self.0 {
+        let deadline = std::time::Instant::now() + self.stop_timeout;
+        for child in &mut self.processes {
             while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(10));
             }

@@ -1,8 +1,10 @@
 //! A baseline that is not installed is never silently dropped: `list` marks
-//! it unavailable with the install command, `run` refuses it with exit
-//! status 2 and a message that says how to install it, and a sweep skips it
-//! and names it in its report. Flags that mean nothing to a real runtime
-//! (`--gil`) are refused with exit status 2 too.
+//! it unavailable with the install command, `run` (a client) or `serve` (a
+//! server) refuses it with exit status 2 and a message that says how to
+//! install it, and a sweep skips it and names it in its report. A server
+//! baseline given to `run`, or a client one given to `serve`, is refused
+//! with exit status 2 and the command that takes it. Flags that mean
+//! nothing to a real runtime (`--gil`) are refused with exit status 2 too.
 //!
 //! `RUNTIME_LAB_BASELINES` points the binary at an empty install folder, so
 //! these hold whether or not the baselines are installed on this machine.
@@ -10,6 +12,7 @@
 mod common;
 
 use common::runtime_lab;
+use runtime_lab::baselines::{Baseline, Role};
 use std::process::Command;
 
 fn without_baselines(args: &[&str]) -> Command {
@@ -23,10 +26,19 @@ fn without_baselines(args: &[&str]) -> Command {
     command
 }
 
+/// The command that starts `baseline` the way its role takes: `run` a
+/// client, `serve` a server.
+fn start_args(baseline: &Baseline) -> Vec<&'static str> {
+    match baseline.role {
+        Role::Client => vec!["run", "-e", baseline.name, "-n", "1", "--io-ms", "0"],
+        Role::Server => vec!["serve", "-e", baseline.name, "--addr", "127.0.0.1:0"],
+    }
+}
+
 #[test]
-fn run_refuses_a_missing_baseline_with_exit_2_and_the_install_command() {
+fn run_and_serve_refuse_a_missing_baseline_with_exit_2_and_the_install_command() {
     for baseline in runtime_lab::baselines::ALL {
-        let output = without_baselines(&["run", "-e", baseline.name, "-n", "1", "--io-ms", "0"])
+        let output = without_baselines(&start_args(baseline))
             .output()
             .expect("runtime-lab starts");
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -53,6 +65,34 @@ fn list_marks_missing_baselines_unavailable_and_keeps_the_executors() {
         assert!(line.contains("[unavailable: not installed"), "{line}");
     }
     assert!(stdout.lines().any(|line| line.starts_with("threads ")));
+}
+
+#[test]
+fn run_refuses_a_server_baseline_and_serve_a_client_one_with_a_hint() {
+    for baseline in runtime_lab::baselines::ALL {
+        let (command, hint) = match baseline.role {
+            Role::Server => ("run", format!("serve -e {}", baseline.name)),
+            Role::Client => ("serve", format!("run -e {}", baseline.name)),
+        };
+        // Installed or not, the role is checked first.
+        let output = runtime_lab()
+            .args([command, "-e", baseline.name])
+            .output()
+            .expect("runtime-lab starts");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{command} {}: {stderr}",
+            baseline.name
+        );
+        assert!(
+            stderr.contains(&hint),
+            "{command} {}: {stderr}",
+            baseline.name
+        );
+        assert!(output.stdout.is_empty(), "nothing on stdout");
+    }
 }
 
 #[test]

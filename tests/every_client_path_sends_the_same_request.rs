@@ -5,10 +5,12 @@
 //!
 //! A raw TCP listener records every request head exactly as it arrives, and
 //! each executor's requests are compared, byte for byte, with one pinned form.
+//! The Python and Go client baselines send the same headers in the same
+//! order, in their libraries' capitalisation.
 
 mod common;
 
-use common::{available_executors, parse_single_json, runtime_lab};
+use common::{available_executors, installed_baselines, parse_single_json, runtime_lab};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -130,5 +132,28 @@ fn pooled_connections_send_the_same_bytes_without_close_on_both_paths() {
     for executor in ["serial", "tokio-ct"] {
         let heads = heads_of(executor, addr, &recorded, &["--connections", "pooled"]);
         assert_eq!(heads, expected, "{executor} sent other bytes");
+    }
+}
+
+#[test]
+fn every_installed_client_baseline_sends_the_rust_headers() {
+    let (addr, recorded) = recording_server();
+    for baseline in installed_baselines() {
+        for (connections, fresh) in [("fresh", true), ("pooled", false)] {
+            // Told the upstream's kind, `run` sends no probe of its own.
+            let extra = ["--connections", connections, "--upstream-kind", "template"];
+            let heads: Vec<String> = heads_of(baseline.name, addr, &recorded, &extra)
+                .iter()
+                .map(|head| head.to_ascii_lowercase())
+                .collect();
+            let expected: Vec<String> = (0..BATCHES)
+                .map(|id| pinned(addr, id, fresh).to_ascii_lowercase())
+                .collect();
+            assert_eq!(
+                heads, expected,
+                "{} with {connections} connections sent other headers",
+                baseline.name
+            );
+        }
     }
 }

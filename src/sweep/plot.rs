@@ -36,13 +36,16 @@ const PALETTE: [RGBColor; 11] = [
 /// One colour per baseline, in `baselines::ALL`'s order, unlike any
 /// executor's: dark and saturated, since they are also drawn dashed (Python)
 /// or dotted (Go) with their own markers.
-const BASELINE_PALETTE: [RGBColor; 6] = [
+const BASELINE_PALETTE: [RGBColor; 9] = [
     RGBColor(110, 0, 0),
     RGBColor(230, 0, 230),
     RGBColor(255, 190, 0),
     RGBColor(75, 0, 150),
     RGBColor(0, 95, 80),
     RGBColor(0, 205, 140),
+    RGBColor(200, 90, 0),
+    RGBColor(120, 120, 0),
+    RGBColor(0, 60, 200),
 ];
 
 /// The colour of `executor`, the same in every figure of every sweep.

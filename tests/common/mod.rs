@@ -298,11 +298,24 @@ pub fn is_alive(pid: u32) -> bool {
 /// skipping what is not installed.
 pub const REQUIRE_BASELINES: &str = "RUNTIME_LAB_REQUIRE_BASELINES";
 
-/// The baselines installed here; panics if some are missing where
-/// [`REQUIRE_BASELINES`] is set.
+/// The client baselines (`run -e NAME`) installed here; panics if some are
+/// missing where [`REQUIRE_BASELINES`] is set.
 pub fn installed_baselines() -> Vec<&'static runtime_lab::baselines::Baseline> {
+    installed_baselines_of(runtime_lab::baselines::Role::Client)
+}
+
+/// The server baselines (`serve -e NAME`) installed here; panics if some
+/// are missing where [`REQUIRE_BASELINES`] is set.
+pub fn installed_server_baselines() -> Vec<&'static runtime_lab::baselines::Baseline> {
+    installed_baselines_of(runtime_lab::baselines::Role::Server)
+}
+
+fn installed_baselines_of(
+    role: runtime_lab::baselines::Role,
+) -> Vec<&'static runtime_lab::baselines::Baseline> {
     let (installed, missing): (Vec<_>, Vec<_>) = runtime_lab::baselines::ALL
         .iter()
+        .filter(|baseline| baseline.role == role)
         .partition(|baseline| baseline.installed().is_ok());
     if !missing.is_empty() {
         let names: Vec<&str> = missing.iter().map(|b| b.name).collect();

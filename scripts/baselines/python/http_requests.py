@@ -8,6 +8,7 @@ keeps them alive and reuses them.
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.util import SKIP_HEADER
 
 import lab
 
@@ -22,13 +23,31 @@ def pooled_session(workload, pool_size):
     return session
 
 
+def request_headers(workload):
+    """The Rust clients' headers: runtime-lab's User-Agent, `Accept: */*`,
+    no Accept-Encoding, and `Connection: close` with fresh connections
+    (None removes one of requests' defaults; SKIP_HEADER keeps http.client
+    from adding `Accept-Encoding: identity` in its place)."""
+    return {
+        "User-Agent": lab.USER_AGENT,
+        "Accept-Encoding": SKIP_HEADER,
+        "Accept": lab.ACCEPT,
+        "Connection": None if workload.pooled else "close",
+    }
+
+
 def fetch(workload, batch_id, session=None):
     """Fetches batch `batch_id`, retrying transient failures: (body, retries)."""
+    headers = request_headers(workload)
 
     def once(attempt):
         get = session.get if session is not None else requests.get
         try:
-            response = get(workload.request_url(batch_id, attempt), timeout=workload.timeout_s)
+            response = get(
+                workload.request_url(batch_id, attempt),
+                headers=headers,
+                timeout=workload.timeout_s,
+            )
             body = response.content
         except requests.exceptions.Timeout:
             raise lab.timeout_error(workload) from None

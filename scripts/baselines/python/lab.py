@@ -34,6 +34,11 @@ BASE_BACKOFF_S = 0.020
 WEIGHTS = [float(i) + 1.0 for i in range(16)]
 # Rust's f64::MIN, where the kernel's running peak starts.
 F64_MIN = -sys.float_info.max
+# The User-Agent of every request, the Rust clients' (crates/pipeline/src/wire.rs),
+# which the CLI passes in the environment.
+USER_AGENT = os.environ.get("RUNTIME_LAB_USER_AGENT") or "runtime-lab"
+# The Accept of every request, as the Rust clients send it.
+ACCEPT = "*/*"
 
 
 # ---------------------------------------------------------------- the kernel
@@ -173,7 +178,14 @@ class Workload:
         self.retries = args.retries
         self.upstream = args.upstream
         self.feature_store = "{id}" not in args.upstream
-        self.rounds_per_ms = calibrate(args.features) if args.cpu_ms > 0 else 0.0
+        # A server's worker processes are given their parent's calibration.
+        given = getattr(args, "rounds_per_ms", None)
+        if args.cpu_ms <= 0:
+            self.rounds_per_ms = 0.0
+        elif given is not None:
+            self.rounds_per_ms = given
+        else:
+            self.rounds_per_ms = calibrate(args.features)
         self.cpu_rounds = (
             max(1, round(args.cpu_ms * self.rounds_per_ms)) if args.cpu_ms > 0 else 0
         )
@@ -212,21 +224,23 @@ def has_gil():
     return True if is_enabled is None else bool(is_enabled())
 
 
+def bounded(low, high, kind=int):
+    """An argparse type: a number of `kind` between `low` and `high`."""
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
+        return value
+
+    return parse
+
+
 def parse_workload(description):
     """Parses the workload flags (exit 2 on bad input) and calibrates the kernel."""
-
-    def bounded(low, high, kind=int):
-        def parse(text):
-            try:
-                value = kind(text)
-            except ValueError:
-                raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-            if not low <= value <= high:
-                raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
-            return value
-
-        return parse
-
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--batches", "-n", type=bounded(1, 10**9), default=32)
     parser.add_argument("--io-ms", type=bounded(0, 60_000), default=1000)

@@ -17,15 +17,33 @@ import aiohttp
 import lab
 
 
+def request_headers(workload):
+    """The Rust clients' headers: runtime-lab's User-Agent, `Accept: */*`,
+    and `Connection: close` with fresh connections; aiohttp's own
+    Accept-Encoding is skipped."""
+    headers = {"User-Agent": lab.USER_AGENT, "Accept": lab.ACCEPT}
+    if not workload.pooled:
+        headers["Connection"] = "close"
+    return headers
+
+
+SKIPPED_HEADERS = ("Accept-Encoding",)
+
+
 async def get_feature_batch(workload, batch_id, attempt, session):
     url = workload.request_url(batch_id, attempt)
     timeout = aiohttp.ClientTimeout(total=workload.timeout_s)
+    headers = request_headers(workload)
     try:
         if session is None:
             async with aiohttp.ClientSession(timeout=timeout) as fresh:
-                async with fresh.get(url) as response:
+                async with fresh.get(
+                    url, headers=headers, skip_auto_headers=SKIPPED_HEADERS
+                ) as response:
                     return response.status, await response.read()
-        async with session.get(url, timeout=timeout) as response:
+        async with session.get(
+            url, timeout=timeout, headers=headers, skip_auto_headers=SKIPPED_HEADERS
+        ) as response:
             return response.status, await response.read()
     except asyncio.TimeoutError:
         raise lab.timeout_error(workload) from None

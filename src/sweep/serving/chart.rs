@@ -1,6 +1,7 @@
 //! Line charts of the server figures: one or more panels side by side, each
 //! with named lines, optional log axes and a dashed reference line.
 
+use crate::baselines::Language;
 use crate::sweep::plot::{colour, register_font};
 use anyhow::anyhow;
 use plotters::coord::Shift;
@@ -159,14 +160,39 @@ where
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(fail)?;
-    for line in &panel.lines {
+    // Grouped by language in the legend, Rust first, each group under its
+    // name when the panel has more than one, as in the fan-out figures.
+    let mut ordered: Vec<&Line> = panel.lines.iter().collect();
+    ordered.sort_by_key(|line| Language::of(&line.executor));
+    let grouped = ordered
+        .iter()
+        .any(|line| Language::of(&line.executor) != Language::Rust);
+    let mut group = None;
+    for line in ordered {
+        let language = Language::of(&line.executor);
+        if grouped && group != Some(language) {
+            group = Some(language);
+            chart
+                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+                .map_err(fail)?
+                .label(format!("{}:", language.as_str()))
+                .legend(|(x, y)| EmptyElement::at((x, y)));
+        }
         let colour = colour(&line.executor);
         let style = ShapeStyle::from(&colour).stroke_width(2);
         let points: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, p.1)).collect();
-        let series = if line.dashed {
-            chart.draw_series(DashedLineSeries::new(points.clone(), 8, 5, style))
-        } else {
-            chart.draw_series(LineSeries::new(points.clone(), style))
+        // Solid for Rust (dashed with --gil), long dashes for Python, dots for Go.
+        let dashes = match language {
+            Language::Python => Some((12, 6)),
+            Language::Go => Some((3, 5)),
+            Language::Rust if line.dashed => Some((8, 5)),
+            Language::Rust => None,
+        };
+        let series = match dashes {
+            Some((dash, gap)) => {
+                chart.draw_series(DashedLineSeries::new(points.clone(), dash, gap, style))
+            }
+            None => chart.draw_series(LineSeries::new(points.clone(), style)),
         }
         .map_err(fail)?;
         series

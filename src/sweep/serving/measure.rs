@@ -21,8 +21,13 @@ use std::time::{Duration, Instant};
 /// starting on 2 busy cores included).
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// How long a server may take to exit after SIGTERM before it is killed.
-const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The same for a server baseline: 32 Python interpreters importing their
+/// packages on 2 cores take longer.
+const BASELINE_READY_TIMEOUT: Duration = Duration::from_secs(200);
+
+/// How long a server may take to exit after SIGTERM before it is killed
+/// (longer than `serve` gives a baseline's workers to stop).
+const STOP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// What every server and load of a sweep share.
 #[derive(Debug, Clone)]
@@ -44,6 +49,9 @@ pub struct Tools {
 /// A `runtime-lab serve` child; killed on drop if it still runs.
 pub struct ServerChild {
     child: Child,
+    /// Whether it serves a baseline, whose own processes are the children
+    /// of `runtime-lab serve`.
+    baseline: bool,
     /// Where it listens.
     pub addr: SocketAddr,
 }
@@ -58,8 +66,12 @@ impl ServerChild {
             .args(["--addr", "127.0.0.1:0", "--upstream", &tools.upstream])
             .args(["--upstream-kind", tools.upstream_kind.as_str()])
             .args(["--io-ms", &tools.io_ms.to_string()])
-            .args(["--cpu-ms", &tools.cpu_ms.to_string()])
-            .args(["--cpu-rounds", &tools.cpu_rounds.to_string()]);
+            .args(["--cpu-ms", &tools.cpu_ms.to_string()]);
+        // A baseline calibrates its own kernel, in its own language, from --cpu-ms.
+        let baseline = crate::baselines::find(server.executor).is_some();
+        if !baseline {
+            command.args(["--cpu-rounds", &tools.cpu_rounds.to_string()]);
+        }
         if server.gil {
             command.arg("--gil");
         }
@@ -76,13 +88,22 @@ impl ServerChild {
             let _ = BufReader::new(stdout).read_line(&mut line);
             let _ = sender.send(line);
         });
-        let line = receiver.recv_timeout(READY_TIMEOUT).unwrap_or_default();
+        let ready_timeout = if baseline {
+            BASELINE_READY_TIMEOUT
+        } else {
+            READY_TIMEOUT
+        };
+        let line = receiver.recv_timeout(ready_timeout).unwrap_or_default();
         let addr = line
             .trim()
             .strip_prefix(pipeline::serve::READY_PREFIX)
             .and_then(|addr| addr.parse().ok());
         match addr {
-            Some(addr) => Ok(ServerChild { child, addr }),
+            Some(addr) => Ok(ServerChild {
+                child,
+                baseline,
+                addr,
+            }),
             None => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -99,8 +120,12 @@ impl ServerChild {
     }
 
     /// CPU time and peak memory of the server's process tree so far.
+    ///
+    /// For a baseline, only the baseline's processes count: the
+    /// `runtime-lab serve` that started it only waits for a signal, and is
+    /// no part of the server measured.
     pub fn usage(&self) -> TreeUsage {
-        TreeUsage::of(self.child.id() as i32)
+        TreeUsage::of(self.child.id() as i32, !self.baseline)
     }
 
     /// Stops the server with SIGTERM, and kills it if it does not exit in time.
@@ -149,9 +174,9 @@ pub struct TreeUsage {
 }
 
 impl TreeUsage {
-    /// Reads `/proc` for `root` and its descendants; processes that exit
-    /// while it reads are skipped.
-    pub fn of(root: i32) -> Self {
+    /// Reads `/proc` for `root` (unless `with_root` is false) and its
+    /// descendants; processes that exit while it reads are skipped.
+    pub fn of(root: i32, with_root: bool) -> Self {
         let ticks_per_ms = procfs::ticks_per_second() as f64 / 1e3;
         let processes: Vec<procfs::process::Process> = procfs::process::all_processes()
             .map(|all| all.flatten().collect())
@@ -173,7 +198,7 @@ impl TreeUsage {
             index += 1;
         }
         let mut usage = TreeUsage::default();
-        for pid in tree {
+        for pid in tree.into_iter().skip(usize::from(!with_root)) {
             let Ok(process) = procfs::process::Process::new(pid) else {
                 continue;
             };

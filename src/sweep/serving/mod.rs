@@ -13,6 +13,10 @@
 //! open-loop probes offer [`plan::SEARCH_STEPS`] of that rate, highest
 //! first, and the first rate sustained (achieved within 5%, no errors, p99
 //! under the stated bound) is the point.
+//!
+//! With `--baselines` (or a server baseline named in `--executors`), the
+//! articles' own servers join the figures they belong to
+//! ([`plan::FIGURE_BASELINES`]), served by the same `runtime-lab serve`.
 
 pub mod chart;
 pub mod measure;
@@ -143,7 +147,15 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
 /// The figures selected with `--figures`, with the series `--executors`
 /// keeps and this machine can run.
 fn plan_for(args: &SweepArgs, scale: ServingScale, cores: usize) -> anyhow::Result<ServingPlan> {
-    let all = plan::figures(cores as u32);
+    let mut all = plan::figures(cores as u32);
+    let with_baselines = args.baselines
+        || args
+            .executors
+            .iter()
+            .any(|name| crate::baselines::find(name).is_some());
+    if with_baselines {
+        all = plan::with_baselines(all, cores as u32);
+    }
     if let Some(bad) = args
         .figures
         .iter()

@@ -3,6 +3,7 @@
 //! Nothing here starts a process, so the budget of `--quick`, the figures'
 //! series and the search for a maximum rate are unit-tested as plain data.
 
+use crate::baselines;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -17,6 +18,41 @@ pub const SERVING_MODELS: [&str; 8] = [
     "async-std",
     "glommio",
 ];
+
+/// A server baseline in a figure: its name and its fixed workers, if any.
+pub type BaselineSeries = (&'static str, Option<u32>);
+
+/// What `--baselines` adds to each figure: the articles' own servers beside
+/// the Rust models that stand for them (FastAPI on uvicorn beside `tokio-ct`,
+/// Flask on gunicorn beside `processes`, Go's net/http beside `tokio-mt`).
+/// `None` for the workers means the x axis varies them; `Some(0)` means the
+/// figure's pool size (the machine's cores).
+pub const FIGURE_BASELINES: [(u8, &[BaselineSeries]); 3] = [
+    (
+        1,
+        &[
+            ("py-uvicorn", None),
+            ("py-gunicorn", None),
+            ("go-nethttp", None),
+        ],
+    ),
+    (
+        2,
+        &[
+            ("py-uvicorn", Some(1)),
+            ("py-uvicorn", Some(0)),
+            ("go-nethttp", Some(0)),
+        ],
+    ),
+    (3, &[("py-uvicorn", Some(1)), ("go-nethttp", Some(0))]),
+];
+
+/// Why a server baseline is left out of a figure it could be in.
+pub const BASELINES_LEFT_OUT: [(u8, &str, &str); 1] = [(
+    3,
+    "py-gunicorn",
+    "gunicorn's sync workers answer every request with `Connection: close` and serve one connection at a time per worker, so they hold no keep-alive connections to measure (the others queue in the listen backlog)",
+)];
 
 /// The definition of "max sustainable": an offered rate is sustained when
 /// the achieved rate is at least this share of it ...
@@ -190,6 +226,8 @@ pub struct Figure {
     pub axis: Axis,
     /// The curves.
     pub series: Vec<Series>,
+    /// Series deliberately left out of this figure, and why, for REPORT.md.
+    pub left_out: Vec<(&'static str, &'static str)>,
 }
 
 /// The three figures, with every series DESIGN.md's serving table names;
@@ -215,6 +253,7 @@ pub fn figures(cores: u32) -> Vec<Figure> {
                 Series::model("async-std"),
                 Series::model("glommio"),
             ],
+            left_out: Vec::new(),
         },
         Figure {
             id: 2,
@@ -227,6 +266,7 @@ pub fn figures(cores: u32) -> Vec<Figure> {
                 Series::at("threads", 8 * pool),
                 Series::at("tokio-mt", pool),
             ],
+            left_out: Vec::new(),
         },
         Figure {
             id: 3,
@@ -242,9 +282,55 @@ pub fn figures(cores: u32) -> Vec<Figure> {
                 Series::at("async-std", pool),
                 Series::at("glommio", pool),
             ],
+            left_out: Vec::new(),
         },
     ]
 }
+
+/// `figures` with the server baselines of [`FIGURE_BASELINES`] added, and
+/// those of [`BASELINES_LEFT_OUT`] named; `cores` is the pool size.
+pub fn with_baselines(mut figures: Vec<Figure>, cores: u32) -> Vec<Figure> {
+    for figure in &mut figures {
+        let added = FIGURE_BASELINES
+            .iter()
+            .find(|(id, _)| *id == figure.id)
+            .map_or(&[][..], |(_, added)| *added);
+        figure
+            .series
+            .extend(added.iter().map(|&(executor, workers)| Series {
+                executor,
+                gil: false,
+                workers: workers.map(|w| if w == 0 { cores.max(1) } else { w }),
+            }));
+        figure.left_out.extend(
+            BASELINES_LEFT_OUT
+                .iter()
+                .filter(|(id, _, _)| *id == figure.id)
+                .map(|&(_, executor, why)| (executor, why)),
+        );
+    }
+    figures
+}
+
+/// Milliseconds to start `server` and see its readiness line: a Rust
+/// server's process, or a baseline's interpreter, imports, calibration and
+/// worker processes.
+pub fn start_ms(server: &Server) -> f64 {
+    match baselines::find(server.executor) {
+        Some(baseline) => {
+            let processes = if server.workers > 1 {
+                server.workers
+            } else {
+                0
+            };
+            baseline.cost.start_ms + baseline.cost.per_process_ms * f64::from(processes)
+        }
+        None => RUST_START_MS,
+    }
+}
+
+/// What starting a Rust server costs in [`start_ms`].
+const RUST_START_MS: f64 = 300.0;
 
 /// The load connections that drive `server` to its maximum: enough that
 /// every worker (and every process of a multi-process server, which the
@@ -265,21 +351,31 @@ pub struct ServingPlan {
 }
 
 impl ServingPlan {
-    /// Estimated seconds: per point, the server's start and the probes a
-    /// search takes (one closed loop and, typically, two open-loop steps).
+    /// Estimated seconds: per point, the server's start ([`start_ms`]) and
+    /// the probes a search takes (one closed loop and, typically, two
+    /// open-loop steps).
     pub fn estimate(&self) -> Duration {
         let probe = self.scale.probe + self.scale.warmup;
-        let start = Duration::from_millis(300);
-        let search = start + probe * 3;
+        let search = probe * 3;
         let mut total = Duration::ZERO;
         for figure in &self.figures {
-            let n_series = figure.series.len() as u32;
-            let per_series = match figure.axis {
-                Axis::Workers => search * self.scale.workers.len() as u32,
-                Axis::Load => search + probe * self.scale.load_shares.len() as u32,
-                Axis::Connections => (start + probe) * self.scale.connection_counts.len() as u32,
-            };
-            total += per_series * n_series * self.scale.repeat;
+            for series in &figure.series {
+                let start =
+                    |workers: u32| Duration::from_secs_f64(start_ms(&series.server(workers)) / 1e3);
+                let per_series = match figure.axis {
+                    Axis::Workers => self
+                        .scale
+                        .workers
+                        .iter()
+                        .map(|&workers| start(workers) + search)
+                        .sum(),
+                    Axis::Load => start(1) + search + probe * self.scale.load_shares.len() as u32,
+                    Axis::Connections => {
+                        (start(1) + probe) * self.scale.connection_counts.len() as u32
+                    }
+                };
+                total += per_series * self.scale.repeat;
+            }
         }
         total
     }
@@ -288,6 +384,7 @@ impl ServingPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::baselines::Role;
 
     #[test]
     fn quick_fits_ten_minutes_on_two_cores() {
@@ -304,12 +401,65 @@ mod tests {
     }
 
     #[test]
-    fn every_series_is_a_serving_model() {
-        for figure in figures(2) {
+    fn quick_with_baselines_fits_eleven_minutes_on_two_cores() {
+        let plan = ServingPlan {
+            scale: ServingScale::quick(),
+            figures: with_baselines(figures(2), 2),
+            absent: Vec::new(),
+        };
+        assert!(
+            plan.estimate() < Duration::from_secs(660),
+            "{:?}",
+            plan.estimate()
+        );
+    }
+
+    #[test]
+    fn every_series_is_a_serving_model_or_a_server_baseline() {
+        for figure in with_baselines(figures(2), 2) {
             for series in &figure.series {
-                assert!(SERVING_MODELS.contains(&series.executor), "{series:?}");
+                let server_baseline = baselines::find(series.executor)
+                    .is_some_and(|baseline| baseline.role == Role::Server);
+                assert!(
+                    SERVING_MODELS.contains(&series.executor) || server_baseline,
+                    "{series:?}"
+                );
             }
         }
+    }
+
+    #[test]
+    fn every_server_baseline_joins_the_throughput_figure_beside_its_rust_model() {
+        let figures = with_baselines(figures(4), 4);
+        let throughput = &figures[0];
+        for name in baselines::names_of(Role::Server) {
+            assert!(
+                throughput.series.iter().any(|s| s.executor == name),
+                "{name}"
+            );
+        }
+        let latency = &figures[1];
+        assert!(latency.series.contains(&Series::at("py-uvicorn", 4)));
+        assert!(latency.series.contains(&Series::at("py-uvicorn", 1)));
+        let memory = &figures[2];
+        assert!(memory.series.iter().all(|s| s.executor != "py-gunicorn"));
+        assert_eq!(memory.left_out[0].0, "py-gunicorn");
+    }
+
+    #[test]
+    fn a_python_server_costs_more_to_start_with_more_workers() {
+        let uvicorn = |workers| Server {
+            executor: "py-uvicorn",
+            workers,
+            gil: false,
+        };
+        assert!(start_ms(&uvicorn(32)) > start_ms(&uvicorn(1)) + 10_000.0);
+        let rust = Server {
+            executor: "tokio-mt",
+            workers: 32,
+            gil: false,
+        };
+        assert_eq!(start_ms(&rust), RUST_START_MS);
     }
 
     #[test]

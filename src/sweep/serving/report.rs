@@ -318,7 +318,7 @@ impl FigureResult {
             title: self.figure.title.to_owned(),
             panels,
             footnote: format!(
-                "{cores} cores; io {} ms + cpu {} ms per request; median of {} repeat(s), whiskers min-max; dashed: --gil",
+                "{cores} cores; io {} ms + cpu {} ms per request; median of {} repeat(s), whiskers min-max; dashed: --gil (Rust), long dashes: Python, dots: Go",
                 scale.io_ms, scale.cpu_ms, scale.repeat
             ),
         }
@@ -410,7 +410,7 @@ pub fn render(
         (
             "processes",
             format!(
-                "feature store ({}), each server (`runtime-lab serve`, started fresh for every point and stopped with SIGTERM) and each load (`runtime-lab load --json`) run as separate processes on the same {} cores; the CPU time of all three is measured per probe (results.csv)",
+                "feature store ({}), each server (`runtime-lab serve`, started fresh for every point and stopped with SIGTERM) and each load (`runtime-lab load --json`) run as separate processes on the same {} cores; the CPU time of all three is measured per probe (results.csv), and a server's CPU and memory are its whole process tree's (for a baseline, the baseline's own processes, without the `runtime-lab serve` that started it)",
                 info.upstream, machine.cores
             ),
         ),
@@ -559,6 +559,7 @@ pub fn findings(result: &FigureResult, scale: &ServingScale, cores: usize) -> Ve
                     free_best.1, gil_best.1, free_best.1 / gil_best.1.max(1e-9)
                 ));
             }
+            found.extend(baseline_findings(result));
         }
         Axis::Load => {
             let bound = scale.p99_bound_ms();
@@ -603,6 +604,48 @@ pub fn findings(result: &FigureResult, scale: &ServingScale, cores: usize) -> Ve
     }
     if found.is_empty() {
         found.push("No finding: the series this figure compares did not all run.".to_owned());
+    }
+    for (executor, why) in &result.figure.left_out {
+        found.push(format!("`{executor}` is not in this figure: {why}."));
+    }
+    found
+}
+
+/// Each server baseline of the throughput figure against the Rust model
+/// that stands for it, best point against best point, and the W at which
+/// each peaks.
+const BASELINE_PAIRS: [(&str, &str, &str); 3] = [
+    ("py-uvicorn", "tokio-ct", "FastAPI on uvicorn, W workers"),
+    (
+        "py-gunicorn",
+        "processes",
+        "Flask on gunicorn, W sync workers",
+    ),
+    ("go-nethttp", "tokio-mt", "Go net/http on GOMAXPROCS = W"),
+];
+
+/// The throughput figure's sentences on the server baselines, computed from
+/// each line's best median.
+fn baseline_findings(result: &FigureResult) -> Vec<String> {
+    let mut found = Vec::new();
+    for (baseline, model, what) in BASELINE_PAIRS {
+        let Some(ours) = line(result, baseline).and_then(LineResult::best) else {
+            continue;
+        };
+        match line(result, model).and_then(LineResult::best) {
+            Some(rust) if ours.1 > 0.0 => found.push(format!(
+                "{baseline} ({what}) peaks at {:.0} RPS at W = {:.0}; {model}, the Rust model that stands for it, at {:.0} RPS at W = {:.0}: {model} / {baseline} = {:.2}x.",
+                ours.1, ours.0, rust.1, rust.0, rust.1 / ours.1
+            )),
+            Some(rust) => found.push(format!(
+                "{baseline} ({what}) sustained no rate at any W; {model} peaks at {:.0} RPS at W = {:.0}.",
+                rust.1, rust.0
+            )),
+            None => found.push(format!(
+                "{baseline} ({what}) peaks at {:.0} RPS at W = {:.0}; {model} did not run, so there is no ratio.",
+                ours.1, ours.0
+            )),
+        }
     }
     found
 }

@@ -130,9 +130,18 @@ func (w *Workload) Process(id uint64, body []byte) (uint64, time.Duration, error
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	before := ThreadCPUTime()
-	values, err := w.Decode(id, body)
+	digest, err := w.Preprocess(id, body)
 	if err != nil {
 		return 0, 0, err
+	}
+	return digest, ThreadCPUTime() - before, nil
+}
+
+// Preprocess decodes one batch and runs the kernel's rounds on it: its digest.
+func (w *Workload) Preprocess(id uint64, body []byte) (uint64, error) {
+	values, err := w.Decode(id, body)
+	if err != nil {
+		return 0, err
 	}
 	first := KernelRound(values, 0)
 	sink := first
@@ -140,7 +149,7 @@ func (w *Workload) Process(id uint64, body []byte) (uint64, time.Duration, error
 		sink += KernelRound(values, round)
 	}
 	keep(sink)
-	return BatchDigest(id, len(values), first), ThreadCPUTime() - before, nil
+	return BatchDigest(id, len(values), first), nil
 }
 
 var sinkHole float64

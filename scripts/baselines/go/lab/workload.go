@@ -1,6 +1,9 @@
 package lab
 
 import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +21,19 @@ import (
 
 // MaxBodyBytes is the largest response body a client accepts, as in the Rust fetchers.
 const MaxBodyBytes = 16 * 1024 * 1024
+
+// The headers of every request, as the Rust clients send them
+// (crates/pipeline/src/wire.rs): runtime-lab's User-Agent, which the CLI
+// passes in RUNTIME_LAB_USER_AGENT, "Accept: */*", and no Accept-Encoding;
+// net/http adds "Connection: close" itself when keep-alive is off.
+var userAgent = userAgentFromEnvironment()
+
+func userAgentFromEnvironment() string {
+	if agent := os.Getenv("RUNTIME_LAB_USER_AGENT"); agent != "" {
+		return agent
+	}
+	return "runtime-lab"
+}
 
 // baseBackoff is the first pause before a retry; each retry doubles it, with jitter.
 const baseBackoff = 20 * time.Millisecond
@@ -112,6 +128,9 @@ func newClient(w *Workload) *http.Client {
 		DisableKeepAlives:   !w.Pooled,
 		MaxIdleConns:        0, // no limit
 		MaxIdleConnsPerHost: w.Batches,
+		// No Accept-Encoding, as the Rust clients; a body compressed anyway
+		// is decoded in fetchOnce, as they do.
+		DisableCompression: true,
 	}
 	return &http.Client{Transport: transport, Timeout: time.Duration(w.TimeoutMs) * time.Millisecond}
 }
@@ -140,7 +159,13 @@ func (w *Workload) Fetch(id uint64) ([]byte, int, error) {
 }
 
 func (w *Workload) fetchOnce(id uint64, attempt int) ([]byte, error) {
-	response, err := w.client.Get(w.RequestURL(id, attempt))
+	request, err := http.NewRequest(http.MethodGet, w.RequestURL(id, attempt), nil)
+	if err != nil {
+		return nil, &BatchError{Kind: "http", Message: "http error: " + err.Error()}
+	}
+	request.Header.Set("User-Agent", userAgent)
+	request.Header.Set("Accept", "*/*")
+	response, err := w.client.Do(request)
 	if err != nil {
 		return nil, classify(err, w.TimeoutMs)
 	}
@@ -157,7 +182,35 @@ func (w *Workload) fetchOnce(id uint64, attempt int) ([]byte, error) {
 		return nil, &BatchError{Kind: "body-too-large",
 			Message: fmt.Sprintf("response body larger than %d bytes", MaxBodyBytes)}
 	}
-	return body, nil
+	return decodeContent(response.Header.Get("Content-Encoding"), body)
+}
+
+// decodeContent undoes a gzip or deflate Content-Encoding, within MaxBodyBytes.
+func decodeContent(encoding string, body []byte) ([]byte, error) {
+	var reader io.Reader
+	var err error
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	case "", "identity":
+		return body, nil
+	case "gzip", "x-gzip":
+		reader, err = gzip.NewReader(bytes.NewReader(body))
+	case "deflate":
+		reader, err = zlib.NewReader(bytes.NewReader(body))
+	default:
+		return nil, &BatchError{Kind: "decode", Message: fmt.Sprintf("unsupported content-encoding %q", encoding)}
+	}
+	if err != nil {
+		return nil, &BatchError{Kind: "decode", Message: "cannot decode the body: " + err.Error()}
+	}
+	decoded, err := io.ReadAll(io.LimitReader(reader, MaxBodyBytes+1))
+	if err != nil {
+		return nil, &BatchError{Kind: "decode", Message: "cannot decode the body: " + err.Error()}
+	}
+	if len(decoded) > MaxBodyBytes {
+		return nil, &BatchError{Kind: "body-too-large",
+			Message: fmt.Sprintf("response body larger than %d bytes", MaxBodyBytes)}
+	}
+	return decoded, nil
 }
 
 // FetchAndProcess is one batch, start to end.

@@ -1,0 +1,116 @@
+"""py-gunicorn: Flask on gunicorn with `--workers W` sync workers, the
+classic Python deployment: each worker process serves one request at a
+time, fetching its S feature batches one after another with `requests`
+(keep-alive within the worker unless --connections fresh), then
+preprocessing them, under that process's own GIL (compare `processes`).
+gunicorn's sync workers answer with `Connection: close`, so every request
+comes on a new connection. Workers are forked from the parent after the app
+is loaded and the kernel calibrated, as with `gunicorn --preload`.
+
+It prints one line, "listening on http://HOST:PORT", once every worker
+serves, and stops on SIGINT or SIGTERM with all its workers.
+
+Run with: cargo run --release -- serve -e py-gunicorn -w 4
+"""
+
+import multiprocessing
+
+import flask
+from gunicorn.app.base import BaseApplication
+
+import http_requests
+import lab
+import server
+
+# How long the request in flight of each worker may take to finish after
+# SIGTERM. A sync worker idle in accept() notices the signal only at its next
+# wake-up, so gunicorn's arbiter ends it at this timeout: short, since every
+# stop waits for it.
+GRACEFUL_SHUTDOWN_S = 1
+
+# Each worker process keeps its own keep-alive session with pooled connections.
+_session = None
+
+
+def create_app(workload):
+    """The Flask app; every worker process runs a copy of it."""
+    app = flask.Flask("py-gunicorn")
+    # The Rust servers' key order, not sorted.
+    app.json.sort_keys = False
+
+    @app.get("/predict")
+    def predict():
+        request_id, refused = server.parse_id(flask.request.args.get("id"), workload)
+        if refused is not None:
+            return refused[1], refused[0]
+        fetched = []
+        for batch_id in server.batch_ids(request_id, workload):
+            try:
+                body, _ = http_requests.fetch(workload, batch_id, _session)
+                fetched.append((batch_id, body))
+            except lab.BatchError as error:
+                fetched.append((batch_id, error))
+        status, body = server.predict(workload, request_id, fetched)
+        return body, status
+
+    @app.get("/health")
+    def health():
+        return server.HEALTH
+
+    return app
+
+
+class FlaskOnGunicorn(BaseApplication):
+    """gunicorn run from Python with these settings instead of its command line."""
+
+    def __init__(self, app, options):
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return self.application
+
+
+def main():
+    settings = server.parse(__doc__)
+    workload = settings.workload
+    # Workers count themselves in shared memory as they start; the last one
+    # to start prints the readiness line. The listening address is known in
+    # the parent once gunicorn has bound it, before the workers fork.
+    started = multiprocessing.Value("i", 0)
+    address = {}
+
+    def when_ready(arbiter):
+        host, port = arbiter.LISTENERS[0].sock.getsockname()[:2]
+        address["value"] = (settings.host or host, port)
+
+    def post_worker_init(worker):
+        global _session
+        lab.exit_with_parent()
+        _session = http_requests.pooled_session(workload, workload.batches)
+        with started.get_lock():
+            started.value += 1
+            if started.value == settings.workers:
+                server.announce(*address["value"])
+
+    options = {
+        "bind": f"{settings.host}:{settings.port}",
+        "workers": settings.workers,
+        "worker_class": "sync",
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "graceful_timeout": GRACEFUL_SHUTDOWN_S,
+        "when_ready": when_ready,
+        "post_worker_init": post_worker_init,
+    }
+    FlaskOnGunicorn(create_app(workload), options).run()
+
+
+if __name__ == "__main__":
+    main()
