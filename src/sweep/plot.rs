@@ -395,10 +395,7 @@ fn draw_phases<DB: DrawingBackend>(
     let (plot_area, note_area) = root.split_vertically(SIZE.1 - 40);
     note_area
         .draw(&Text::new(
-            format!(
-                "{}; each segment is a phase's p50, the median over the repeats; p99s in REPORT.md",
-                footnote(figure)
-            ),
+            footnote(figure),
             (20, 8),
             ("sans-serif", 15).into_font().color(&BLACK.mix(0.75)),
         ))
@@ -544,13 +541,18 @@ fn marker<DB: DrawingBackend>(
 /// The line under the plot: cores, delays, and which executors are missing.
 fn footnote(figure: &FigureResult) -> String {
     let mut note = format!(
-        "{} cores; io {} ms{}; median of repeats, whiskers min-max",
+        "{} cores; io {} ms{}; {}",
         figure.cores,
         figure.io_ms,
         if figure.cpu_ms > 0 {
             format!(" + cpu {} ms per batch", figure.cpu_ms)
         } else {
             String::new()
+        },
+        if figure.figure.measure == Measure::Phases {
+            "each segment is a phase's p50, median of repeats (p99s in REPORT.md)"
+        } else {
+            "median of repeats, whiskers min-max"
         }
     );
     if !figure.figure.absent.is_empty() {
@@ -583,6 +585,58 @@ mod tests {
         assert_eq!(trim_number(2.5), "2.5");
         assert_eq!(trim_number(0.25), "0.25");
         assert_eq!(trim_number(3.0), "3");
+    }
+
+    #[test]
+    fn phase_and_memory_figures_draw_with_and_without_measurements() {
+        use super::super::plan::PHASES_IO_AND_CPU_FIGURE;
+        use super::super::results::add_memory_per_request;
+        use super::super::results::fixtures::{figure, phases, point, series};
+        let out = std::env::temp_dir().join(format!("runtime-lab-plot-{}", std::process::id()));
+        std::fs::create_dir_all(&out).unwrap();
+        let timed = figure(
+            PHASES_IO_AND_CPU_FIGURE,
+            vec![2, 16],
+            vec![
+                series("tokio-ct", vec![point(16, None, Some(phases(950.0)))]),
+                series("tokio-mt", vec![point(16, None, Some(phases(20.0)))]),
+                series("threads", vec![point(16, None, None)]),
+                series("glommio", vec![]),
+            ],
+        );
+        let untimed = figure(
+            PHASES_IO_AND_CPU_FIGURE,
+            vec![2, 16],
+            vec![series("tokio-ct", vec![point(16, None, None)])],
+        );
+        let mut threads = vec![point(1, Some(1.0), None), point(100, Some(100.0), None)];
+        threads.push(point(10_000, Some(7_517.0), None));
+        for (index, p) in threads.iter_mut().enumerate() {
+            let kb = 5_000.0 + 292.0 * p.in_flight_peak.unwrap() * index as f64;
+            p.peak_rss_kb = super::super::results::Spread::of([kb]).unwrap();
+        }
+        add_memory_per_request(&mut threads);
+        let memory = figure(8, vec![1, 100, 10_000], vec![series("threads", threads)]);
+        for (name, result) in [("timed", timed), ("untimed", untimed), ("memory", memory)] {
+            let (png, svg) = (
+                out.join(format!("{name}.png")),
+                out.join(format!("{name}.svg")),
+            );
+            draw(&result, &png, &svg).unwrap();
+            assert!(std::fs::metadata(&png).unwrap().len() > 1_000, "{name}.png");
+            let svg = std::fs::read_to_string(&svg).unwrap();
+            if name == "memory" {
+                assert!(
+                    svg.contains("in flight at once"),
+                    "the legend explains hollow markers"
+                );
+            } else {
+                assert!(svg.contains("preprocess"), "the legend names the phases");
+            }
+        }
+        let untimed_svg = std::fs::read_to_string(out.join("untimed.svg")).unwrap();
+        assert!(untimed_svg.contains("phases not measured"));
+        let _ = std::fs::remove_dir_all(&out);
     }
 
     #[test]

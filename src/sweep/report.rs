@@ -1265,77 +1265,9 @@ mod tests {
         assert_eq!(civil_from_days(19_782), (2024, 2, 29));
     }
 
-    use super::super::phases::{PhaseSummary, PhasesMs};
-    use super::super::plan::{self, Scale};
+    use super::super::plan;
     use super::super::results::Spread;
-
-    fn point(n: u32, in_flight: Option<f64>, phases: Option<PhasesMs>) -> PointResult {
-        let one = Spread::of([1.0]).unwrap();
-        PointResult {
-            n,
-            runs: 3,
-            wall_ms: one,
-            ideal_ms: 1.0,
-            efficiency: Some(1.0),
-            peak_rss_kb: one,
-            threads_peak: f64::from(n),
-            latency_p50_ms: 1_000.0,
-            cpu_per_batch_ms: 0.0,
-            process_cpu_per_batch_ms: 0.0,
-            kib_per_request: None,
-            per_request_divisor: None,
-            in_flight_peak: in_flight,
-            short_of_n: in_flight.is_some_and(|held| super::super::results::holds_short(held, n)),
-            phases,
-        }
-    }
-
-    fn series(label: &'static str, points: Vec<PointResult>) -> SeriesResult {
-        SeriesResult {
-            label: label.to_owned(),
-            executor: label,
-            gil: false,
-            workers: Workers::Default,
-            points,
-            stop: None,
-        }
-    }
-
-    fn figure(id: u8, ns: Vec<u32>, series: Vec<SeriesResult>) -> FigureResult {
-        let mut figure = plan::figures(&Scale::quick())
-            .into_iter()
-            .find(|f| f.id == id)
-            .unwrap();
-        figure.ns = ns;
-        FigureResult {
-            figure,
-            cores: 2,
-            io_ms: 100,
-            cpu_ms: 100,
-            cpu_per_batch_ms: 100.0,
-            bound_label: String::new(),
-            bound: Vec::new(),
-            series,
-        }
-    }
-
-    fn phases(queue_p50: f64) -> PhasesMs {
-        let summary = |p50: f64| {
-            Some(PhaseSummary {
-                p50,
-                p99: 2.0 * p50,
-                max: 3.0 * p50,
-            })
-        };
-        PhasesMs {
-            connect: summary(0.4),
-            wait: summary(100.0),
-            receive: summary(0.2),
-            decode: summary(0.05),
-            queue: summary(queue_p50),
-            preprocess: summary(100.0),
-        }
-    }
+    use super::super::results::fixtures::{figure, phases, point, series};
 
     #[test]
     fn the_phase_that_grows_most_is_named_with_both_values() {
