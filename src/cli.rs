@@ -455,9 +455,9 @@ pub struct SweepArgs {
     #[arg(long)]
     pub quick: bool,
 
-    /// Figures to produce, e.g. `1,3,7` [default: all eight, and 9 with
-    /// --baselines; with --server, its three].
-    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=9))]
+    /// Figures to produce, e.g. `1,3,7` [default: the eight and the phase
+    /// figures 10 and 11, and 9 with --baselines; with --server, its three].
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=11))]
     pub figures: Vec<u8>,
 
     /// Executors to run, e.g. `serial,threads` [default: every one a figure names];

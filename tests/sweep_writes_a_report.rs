@@ -148,6 +148,12 @@ fn plots_are_real_images_and_the_ideal_bound_follows_the_design_formula() {
         assert!(svg.contains("<text"), "fig{id}.svg has text");
     }
 
+    let report = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
+    assert!(
+        report.contains("| series | N | in flight (peak) |"),
+        "figures 7 and 8 say what each run held: {report}"
+    );
+
     let results = json(&out);
     let mut reports = 0;
     for row in results["rows"].as_array().unwrap() {
@@ -208,6 +214,80 @@ fn plots_are_real_images_and_the_ideal_bound_follows_the_design_formula() {
     let in_flight = u64::from(MAX_IN_FLIGHT);
     assert_eq!(run_of(7, in_flight, 1), run_of(8, in_flight, 1));
     assert!(run_of(7, in_flight, 1).is_u64());
+}
+
+#[test]
+fn phase_figures_are_drawn_and_say_whether_the_runs_timed_their_phases() {
+    let out = scratch("sweep-phases");
+    let output = runtime_lab()
+        .args([
+            "sweep",
+            "--figures",
+            "10,11",
+            "--executors",
+            "threads,tokio-ct",
+            "--repeat",
+            "1",
+            "--io-ms",
+            &IO_MS.to_string(),
+            "--max-n",
+            &MAX_IN_FLIGHT.to_string(),
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .expect("runtime-lab starts");
+    assert!(
+        output.status.success(),
+        "sweep failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for id in [10, 11] {
+        let png = std::fs::read(out.join(format!("fig{id}.png"))).unwrap();
+        let (width, height) = png_size(&png);
+        assert!(width > 0 && height > 0, "fig{id}.png is {width}x{height}");
+        let svg = std::fs::read_to_string(out.join(format!("fig{id}.svg"))).unwrap();
+        // The legend names the six phases in their order.
+        let texts: Vec<&str> = svg
+            .split("<text")
+            .skip(1)
+            .filter_map(|element| {
+                let (_, rest) = element.split_once('>')?;
+                rest.split_once("</text>").map(|(text, _)| text.trim())
+            })
+            .collect();
+        let at = |phase: &str| {
+            texts
+                .iter()
+                .position(|text| *text == phase)
+                .unwrap_or_else(|| panic!("fig{id}.svg names {phase}: {texts:?}"))
+        };
+        assert!(at("connect") < at("wait") && at("queue") < at("preprocess"));
+    }
+    let results = json(&out);
+    let timed = results["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|row| row["report"]["phases_ms"].is_object());
+    let report = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
+    for needle in [
+        "## Figure 10. Where the time goes",
+        "## Figure 11. Where the time goes",
+        "| series | N | connect p50 / p99 (ms) |",
+        "| tokio-ct | 10 |",
+        "| threads | 8 |",
+    ] {
+        assert!(
+            report.contains(needle),
+            "REPORT.md lacks {needle:?}:\n{report}"
+        );
+    }
+    if timed {
+        assert!(report.contains("the phase medians add up to"), "{report}");
+    } else {
+        assert!(report.contains("Phases were not measured"), "{report}");
+    }
 }
 
 #[test]

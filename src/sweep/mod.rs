@@ -4,13 +4,16 @@
 //! feature store and calibrates the kernel once, then runs each point
 //! `--repeat` times as a child process `runtime-lab run --json`, in an
 //! interleaved order ([`runner`]). It writes `results.csv`, `results.json`,
-//! a PNG and an SVG per figure ([`plot`]) and a `REPORT.md` ([`report`])
+//! a PNG and an SVG per figure ([`plot`]) and a `REPORT.md` ([`report`]),
+//! reading each run's `in_flight_peak` and `phases_ms` beside its report
+//! ([`phases`]),
 //! into the output folder, which it checks is writable before anything runs.
 //!
 //! Executors that this build does not have yet, or that cannot run here,
 //! are skipped and named in the report; a run that fails stops its curve
 //! at that N and is recorded with its error, it never ends the sweep.
 
+pub mod phases;
 pub mod plan;
 pub mod plot;
 pub mod report;
@@ -339,9 +342,10 @@ fn execute(plan: &Plan, runner: &runner::Runner) -> (HashMap<(usize, u32), Outco
                 ));
                 counts.runs += 1;
                 match runner.run(spec, runner::timeout_for(estimates[job.spec])) {
-                    Ok(report) => Outcome::Ok {
+                    Ok((report, detail)) => Outcome::Ok {
                         run: counts.runs,
                         report: Box::new(report),
+                        detail,
                     },
                     Err(error) => {
                         counts.failed += 1;

@@ -1,10 +1,11 @@
-//! What a sweep runs: the eight figures, their points, the caps that stop an
-//! executor where it cannot hold N requests, the estimated cost, and the
-//! interleaved order of the runs.
+//! What a sweep runs: the eight figures and the two phase figures, their
+//! points, the caps that stop an executor where it cannot hold N requests,
+//! the estimated cost, and the interleaved order of the runs.
 //!
 //! Everything here is pure data, so the budget of `--quick` and the run order
 //! are unit-tested without starting a process.
 
+use super::report::thousands;
 use crate::baselines;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -64,6 +65,29 @@ pub const FIGURE_BASELINES: [(u8, &[&str]); 8] = [
 /// CPython's processes beside `processes --gil`.
 pub const GIL_FIGURE: u8 = 9;
 
+/// The phase figure of the io-only workload: where each request's time goes
+/// at the largest N that all its executors reach.
+pub const PHASES_IO_ONLY_FIGURE: u8 = 10;
+
+/// The phase figure of the io + CPU workload.
+pub const PHASES_IO_AND_CPU_FIGURE: u8 = 11;
+
+/// The largest figure id.
+pub const LAST_FIGURE: u8 = PHASES_IO_AND_CPU_FIGURE;
+
+/// The most requests in flight that the scaling figures give every executor.
+pub const MOST_IN_FLIGHT: u32 = 10_000;
+
+/// The scaling figures' widest point: the most requests one process may hold
+/// here, with 20,000 open files per process (a hard limit that cannot be
+/// raised) less [`crate::limits::RESERVED_FDS`].
+pub const WIDEST_IN_FLIGHT: u32 = 19_000;
+
+/// The executors that run the scaling figures past [`MOST_IN_FLIGHT`]: the
+/// work-stealing and thread-per-core runtimes, whose curves the articles'
+/// question is about; the others stay at 10,000 to keep the sweep's time.
+pub const WIDEST_EXECUTORS: [&str; 3] = ["tokio-mt", "smol", "glommio"];
+
 /// The batch count of the articles' largest point. `--baselines` adds it to
 /// figure 5 when the scale stops short of it, so that one sweep compares the
 /// best Rust executor with `go-goroutines` and `py-processes` at 32 batches.
@@ -81,10 +105,6 @@ pub const MAX_WAVES: u32 = 10;
 /// The most worker processes a scaling point starts (one per request, as the
 /// articles' `ProcessPoolExecutor(max_workers=N)`).
 pub const MAX_PROCESSES: u32 = 100;
-
-/// Open files a run needs besides one socket per request in flight
-/// (standard streams, the runtime's epoll and eventfds, pipes, the binary).
-pub const FD_HEADROOM: u64 = 64;
 
 /// Threads a run needs besides one per request (pools, the thread sampler).
 pub const THREAD_HEADROOM: u64 = 64;
@@ -116,13 +136,14 @@ pub struct Scale {
 }
 
 impl Scale {
-    /// The articles' scale: 1 s per request, N up to 32 and 10,000 in flight.
+    /// The articles' scale: 1 s per request, N up to 32 and 10,000 in flight
+    /// ([`WIDEST_IN_FLIGHT`] for [`WIDEST_EXECUTORS`]).
     pub fn full() -> Self {
         Scale {
             name: "full",
             io_ms: 1000,
             batch_counts: vec![1, 2, 4, 8, 16, 32],
-            in_flight_counts: vec![1, 10, 100, 1_000, 5_000, 10_000],
+            in_flight_counts: vec![1, 10, 100, 1_000, 5_000, MOST_IN_FLIGHT, WIDEST_IN_FLIGHT],
             headline_batches: Some(HEADLINE_BATCHES),
         }
     }
@@ -181,6 +202,10 @@ pub enum Measure {
     WallTime,
     /// Peak RSS above the smallest N, per extra request in flight.
     MemoryPerRequest,
+    /// Where each request's time goes: the medians of its phases (connect,
+    /// wait, receive, decode, queue, preprocess), stacked per executor at
+    /// the figure's largest N.
+    Phases,
 }
 
 /// How many workers a series asks for.
@@ -246,7 +271,7 @@ pub struct Absent {
 /// One figure: which executors, which workload, which x values.
 #[derive(Debug, Clone, Serialize)]
 pub struct Figure {
-    /// 1 to 8.
+    /// 1 to [`LAST_FIGURE`].
     pub id: u8,
     /// The plot's caption.
     pub title: &'static str,
@@ -258,7 +283,8 @@ pub struct Figure {
     pub measure: Measure,
     /// x is requests in flight on a log axis (figures 7 and 8), not batches.
     pub in_flight_axis: bool,
-    /// x values.
+    /// x values. A phase figure's are narrowed by [`Plan::new`] to a small
+    /// N and the largest N that every one of its executors reaches.
     pub ns: Vec<u32>,
     /// The curves that run.
     pub series: Vec<Series>,
@@ -266,7 +292,13 @@ pub struct Figure {
     pub absent: Vec<Absent>,
 }
 
-/// The eight figures at `scale`, with every executor DESIGN.md names for each.
+/// The eight figures and the two phase figures at `scale`, with every
+/// executor DESIGN.md names for each.
+///
+/// The phase figures add no runs: each names executors and Ns that the
+/// figures before it already run on the same workload (figure 7's for io
+/// only, figures 3 to 5's for io + CPU), and [`Plan::new`] shares the runs
+/// of equal specs.
 pub fn figures(scale: &Scale) -> Vec<Figure> {
     // The x axis: batches (figures 1 to 6) or requests in flight (7 and 8).
     let (batches, in_flight) = (false, true);
@@ -377,12 +409,49 @@ pub fn figures(scale: &Scale) -> Vec<Figure> {
                 "glommio",
             ]),
         ),
+        figure(
+            PHASES_IO_ONLY_FIGURE,
+            "10. Where the time goes: phases per request (io only)",
+            "the articles' explanation of their curves, measured inside each request: how long it waits for a connection, for the store, for its bytes, and in the runtime's queue",
+            Work::IoOnly,
+            Measure::Phases,
+            in_flight,
+            named(&[
+                "threads",
+                "tokio-ct",
+                "tokio-mt",
+                "smol",
+                "async-std",
+                "glommio",
+            ]),
+        ),
+        figure(
+            PHASES_IO_AND_CPU_FIGURE,
+            "11. Where the time goes: phases per request (io + CPU)",
+            "the first article's event-loop argument, measured inside each request: with CPU work inline, requests wait in the runtime's queue behind other requests' preprocessing",
+            Work::IoAndCpu,
+            Measure::Phases,
+            batches,
+            named(&[
+                "serial",
+                "threads",
+                "crossbeam",
+                "rayon",
+                "processes",
+                "tokio-ct",
+                "tokio-ct-offload",
+                "tokio-mt",
+                "smol",
+                "glommio",
+            ]),
+        ),
     ]
 }
 
 /// `figures` with the baselines added: each figure gets the baselines that
 /// [`FIGURE_BASELINES`] lists for it, figure 5 its headline N, and figure 9,
-/// the GIL measured, is appended.
+/// the GIL measured, takes its place in the order of ids. The phase figures
+/// get none: the baselines do not time the phases of a request.
 pub fn with_baselines(mut figures: Vec<Figure>, scale: &Scale) -> Vec<Figure> {
     for figure in &mut figures {
         let added = FIGURE_BASELINES
@@ -418,6 +487,7 @@ pub fn with_baselines(mut figures: Vec<Figure>, scale: &Scale) -> Vec<Figure> {
         ],
         absent: Vec::new(),
     });
+    figures.sort_by_key(|figure| figure.id);
     figures
 }
 
@@ -534,7 +604,9 @@ pub fn planned_stop(
     io_ms: u64,
     limits: &Limits,
 ) -> Option<String> {
-    let sockets = u64::from(n) + FD_HEADROOM;
+    // The same count that `run` checks before it starts (src/limits.rs), so
+    // that the plan never schedules a run that would refuse to start.
+    let sockets = crate::limits::open_files_needed(n as usize);
     if sockets > limits.open_files {
         return Some(format!(
             "needs about {sockets} open files (a socket per request in flight), the open-file limit is {}",
@@ -563,12 +635,50 @@ pub fn planned_stop(
             ));
         }
     }
+    if n > MOST_IN_FLIGHT && !WIDEST_EXECUTORS.contains(&series.executor) {
+        return Some(format!(
+            "capped at N <= {}: only {} run N = {}, the most one process holds with 20,000 open files, which keeps the sweep's time",
+            thousands(MOST_IN_FLIGHT),
+            WIDEST_EXECUTORS.join(", "),
+            thousands(WIDEST_IN_FLIGHT)
+        ));
+    }
     if series.workers == Workers::OnePerBatch && n > MAX_PROCESSES {
         return Some(format!(
             "one worker process per request; capped at {MAX_PROCESSES} processes, past which the run times process start-up rather than I/O"
         ));
     }
     None
+}
+
+/// A phase figure's two Ns: the smallest above one (one request alone
+/// waits on nothing; falling back to N = 1 when that is all there is) and
+/// the largest that none of its executors is stopped before, so that every
+/// bar stands at the same N.
+fn phase_ns(figure: &Figure, io_ms: u64, limits: &Limits) -> Vec<u32> {
+    let reached_by_all = |n: u32| {
+        figure
+            .series
+            .iter()
+            .all(|series| planned_stop(figure, series, n, io_ms, limits).is_none())
+    };
+    let large = figure
+        .ns
+        .iter()
+        .rev()
+        .copied()
+        .find(|&n| reached_by_all(n))
+        .or_else(|| figure.ns.first().copied());
+    let small = figure
+        .ns
+        .iter()
+        .copied()
+        .find(|&n| n > 1 && large.is_some_and(|large| n <= large))
+        .or_else(|| figure.ns.first().copied());
+    let mut ns: Vec<u32> = small.into_iter().chain(large).collect();
+    ns.sort_unstable();
+    ns.dedup();
+    ns
 }
 
 /// One point of one figure: a series at one N.
@@ -634,6 +744,9 @@ impl Plan {
                         }
                     }
                 }
+            }
+            if figure.measure == Measure::Phases {
+                figure.ns = phase_ns(figure, scale.io_ms, limits);
             }
             let cpu_ms = match figure.work {
                 Work::IoOnly => 0,
@@ -820,7 +933,143 @@ mod tests {
         assert_eq!(scale.io_ms, 1000);
         assert_eq!(scale.cpu_ms(), 1000, "fraction 0.5 means cpu = io");
         assert_eq!(scale.batch_counts, [1, 2, 4, 8, 16, 32]);
-        assert_eq!(scale.in_flight_counts.last(), Some(&10_000));
+        assert_eq!(scale.in_flight_counts.last(), Some(&WIDEST_IN_FLIGHT));
+    }
+
+    /// The (figure, series, N) point's planned run, or why it does not run.
+    fn planned(plan: &Plan, figure: u8, executor: &str, n: u32) -> Result<usize, String> {
+        let index = plan
+            .figures
+            .iter()
+            .position(|f| f.id == figure)
+            .expect("the figure is planned");
+        plan.points
+            .iter()
+            .find(|p| {
+                p.figure == figure
+                    && p.n == n
+                    && plan.figures[index].series[p.series].executor == executor
+            })
+            .map(|p| p.run.clone())
+            .expect("the point exists")
+    }
+
+    #[test]
+    fn only_three_runtimes_run_the_widest_point_and_its_cost_is_planned() {
+        let scale = Scale::full();
+        let plan = Plan::new(figures(&scale), &scale, &TWO_CORES, 3, everything_present);
+        for executor in WIDEST_EXECUTORS {
+            assert!(
+                planned(&plan, 7, executor, WIDEST_IN_FLIGHT).is_ok(),
+                "{executor}"
+            );
+        }
+        for executor in [
+            "threads",
+            "crossbeam",
+            "tokio-ct",
+            "async-std",
+            "tokio-ct-offload",
+        ] {
+            assert!(
+                planned(&plan, 7, executor, MOST_IN_FLIGHT).is_ok(),
+                "{executor}"
+            );
+            let stop = planned(&plan, 7, executor, WIDEST_IN_FLIGHT).unwrap_err();
+            assert!(stop.contains("N <= 10,000"), "{executor}: {stop}");
+        }
+        // The run fits the open-file check that `run` makes (src/limits.rs).
+        assert!(
+            crate::limits::open_files_needed(WIDEST_IN_FLIGHT as usize) <= TWO_CORES.open_files
+        );
+        let tight = Limits {
+            open_files: 19_100,
+            ..TWO_CORES
+        };
+        let plan_tight = Plan::new(figures(&scale), &scale, &tight, 3, everything_present);
+        let stop = planned(&plan_tight, 7, "tokio-mt", WIDEST_IN_FLIGHT).unwrap_err();
+        assert!(stop.contains("open-file limit"), "{stop}");
+        // Its cost: the plan with and without the widest point.
+        let narrower = Scale {
+            in_flight_counts: scale
+                .in_flight_counts
+                .iter()
+                .copied()
+                .filter(|&n| n <= MOST_IN_FLIGHT)
+                .collect(),
+            ..Scale::full()
+        };
+        let before = Plan::new(
+            figures(&narrower),
+            &narrower,
+            &TWO_CORES,
+            3,
+            everything_present,
+        );
+        let added_s = (plan.estimate_ms() - before.estimate_ms()) / 1e3;
+        println!(
+            "full sweep: {:.1} min planned, of which N = {} adds {added_s:.0} s ({} runs)",
+            plan.estimate_ms() / 60_000.0,
+            WIDEST_IN_FLIGHT,
+            plan.schedule().len() - before.schedule().len()
+        );
+        assert_eq!(
+            plan.specs.len() - before.specs.len(),
+            WIDEST_EXECUTORS.len()
+        );
+        assert!(added_s > 0.0 && added_s < 120.0, "{added_s:.0} s");
+    }
+
+    #[test]
+    fn phase_figures_reuse_the_runs_of_the_other_figures() {
+        for scale in [Scale::quick(), Scale::full()] {
+            let all = figures(&scale);
+            let without: Vec<Figure> = all
+                .iter()
+                .filter(|f| f.measure != Measure::Phases)
+                .cloned()
+                .collect();
+            let with = Plan::new(all, &scale, &TWO_CORES, 3, everything_present);
+            let without = Plan::new(without, &scale, &TWO_CORES, 3, everything_present);
+            assert_eq!(with.specs, without.specs, "{} adds no runs", scale.name);
+            assert_eq!(with.estimate_ms(), without.estimate_ms());
+        }
+    }
+
+    #[test]
+    fn phase_figures_stand_at_the_largest_n_every_executor_reaches() {
+        let ns = |scale: &Scale, id: u8| {
+            let plan = Plan::new(figures(scale), scale, &TWO_CORES, 1, everything_present);
+            let figure = plan.figures.iter().find(|f| f.id == id).unwrap();
+            assert!(figure.series.len() > 3);
+            figure.ns.clone()
+        };
+        assert_eq!(ns(&Scale::quick(), PHASES_IO_ONLY_FIGURE), [10, 1_000]);
+        assert_eq!(ns(&Scale::quick(), PHASES_IO_AND_CPU_FIGURE), [2, 16]);
+        assert_eq!(
+            ns(&Scale::full(), PHASES_IO_ONLY_FIGURE),
+            [10, MOST_IN_FLIGHT]
+        );
+        assert_eq!(ns(&Scale::full(), PHASES_IO_AND_CPU_FIGURE), [2, 32]);
+        // A machine with fewer open files moves the large N down for every bar.
+        let small = Limits {
+            open_files: 1_024,
+            ..TWO_CORES
+        };
+        let scale = Scale::full();
+        let plan = Plan::new(figures(&scale), &scale, &small, 1, everything_present);
+        let figure = plan
+            .figures
+            .iter()
+            .find(|f| f.id == PHASES_IO_ONLY_FIGURE)
+            .unwrap();
+        assert_eq!(figure.ns, [10, 100]);
+        assert!(
+            plan.points
+                .iter()
+                .filter(|p| p.figure == figure.id)
+                .all(|p| p.run.is_ok())
+        );
     }
 
     #[test]

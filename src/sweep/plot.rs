@@ -4,9 +4,10 @@
 //! binary by the `ttf-noto-sans` crate (Apache License 2.0), so plots render
 //! the same on a bare machine without system fonts or fontconfig.
 
+use super::phases::Phase;
 use super::plan::{DESIGN_EXECUTORS, Measure};
 use super::report::thousands;
-use super::results::{FigureResult, SeriesResult};
+use super::results::{FigureResult, HELD_SHARE, SeriesResult};
 use crate::baselines::{self, Language};
 use anyhow::anyhow;
 use plotters::coord::Shift;
@@ -47,6 +48,27 @@ const BASELINE_PALETTE: [RGBColor; 9] = [
     RGBColor(120, 120, 0),
     RGBColor(0, 60, 200),
 ];
+
+/// One colour per phase, in [`Phase::ALL`]'s order: the waits that only
+/// scale with the store (connect, wait) in cool colours, the work on the
+/// response in greens, and the runtime's own delay (queue) in red.
+const PHASE_PALETTE: [RGBColor; 6] = [
+    RGBColor(120, 144, 196),
+    RGBColor(200, 200, 200),
+    RGBColor(23, 190, 207),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(255, 127, 14),
+];
+
+/// The colour of `phase` in every phase figure.
+pub fn phase_colour(phase: Phase) -> RGBColor {
+    let index = Phase::ALL
+        .iter()
+        .position(|&p| p == phase)
+        .expect("every phase is in Phase::ALL");
+    PHASE_PALETTE[index]
+}
 
 /// The colour of `executor`, the same in every figure of every sweep.
 pub fn colour(executor: &str) -> RGBColor {
@@ -120,6 +142,9 @@ fn draw_figure<DB: DrawingBackend>(
 ) -> anyhow::Result<()> {
     let fail = |error: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("cannot draw: {error:?}");
     root.fill(&WHITE).map_err(fail)?;
+    if figure.figure.measure == Measure::Phases {
+        return draw_phases(root, figure);
+    }
     let max_n = f64::from(*figure.figure.ns.iter().max().unwrap_or(&1));
     let wall = figure.figure.measure == Measure::WallTime;
     // Seconds read better than milliseconds once runs take more than 2 s.
@@ -277,6 +302,13 @@ where
                 })
             })
             .collect();
+        // Points that did not hold N in flight are drawn hollow.
+        let short: Vec<bool> = series
+            .points
+            .iter()
+            .filter(|p| p.y(measure).is_some())
+            .map(|p| figure.figure.in_flight_axis && p.short_of_n)
+            .collect();
         // A failed point is not drawn: the legend names it instead.
         let label = match &series.stop {
             Some(stop) if stop.failed => {
@@ -294,7 +326,7 @@ where
         drawn.map_err(fail)?.label(label).legend(move |(x, y)| {
             EmptyElement::at((x, y))
                 + PathElement::new(vec![(0, 0), (20, 0)], style)
-                + marker(language, gil, style, 10)
+                + marker(language, gil, style, 10, false)
         });
         chart
             .draw_series(points.iter().map(|&(x, median, min, max)| {
@@ -302,11 +334,13 @@ where
             }))
             .map_err(fail)?;
         chart
-            .draw_series(
-                points.iter().map(|&(x, y, _, _)| {
-                    EmptyElement::at((x, y)) + marker(language, gil, style, 0)
-                }),
-            )
+            .draw_series(points.iter().zip(&short).map(|(&(x, y, _, _), &hollow)| {
+                // A white disc under a hollow marker hides the line through it.
+                let disc = if hollow { 6 } else { 0 };
+                EmptyElement::at((x, y))
+                    + Circle::new((0, 0), disc, WHITE.filled())
+                    + marker(language, gil, style, 0, hollow)
+            }))
             .map_err(fail)?;
         // A curve that stops ends in a cross and the word "stop" at its last point.
         if let (Some(_), Some(&(x, y, _, _))) = (&series.stop, points.last()) {
@@ -319,6 +353,22 @@ where
                 ))
                 .map_err(fail)?;
         }
+    }
+    let any_short = figure.figure.in_flight_axis
+        && figure
+            .series
+            .iter()
+            .any(|s| s.points.iter().any(|p| p.short_of_n));
+    if any_short {
+        let grey = BLACK.mix(0.7).stroke_width(2);
+        chart
+            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+            .map_err(fail)?
+            .label(format!(
+                "hollow: held < {:.0}% of N in flight at once",
+                100.0 * HELD_SHARE
+            ))
+            .legend(move |(x, y)| EmptyElement::at((x, y)) + Circle::new((10, 0), 6, grey));
     }
     chart
         .configure_series_labels()
@@ -336,14 +386,150 @@ where
     Ok(())
 }
 
+/// A phase figure: one bar per executor at the figure's largest N, the
+/// medians of its six phases stacked in [`Phase::ALL`]'s order, with a legend
+/// of the phases; a figure whose runs measured no phases says so in its plot.
+fn draw_phases<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    figure: &FigureResult,
+) -> anyhow::Result<()> {
+    let fail = |error: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("cannot draw: {error:?}");
+    let n = figure.figure.ns.last().copied().unwrap_or(1);
+    let (plot_area, note_area) = root.split_vertically(SIZE.1 - 40);
+    note_area
+        .draw(&Text::new(
+            footnote(figure),
+            (20, 8),
+            ("sans-serif", 15).into_font().color(&BLACK.mix(0.75)),
+        ))
+        .map_err(fail)?;
+    // One bar per series, with its label; no bar where the series has no
+    // phases at N.
+    let bars: Vec<(String, Vec<(Phase, f64)>)> = figure
+        .series
+        .iter()
+        .map(|series| {
+            let phases = series.at(n).and_then(|p| p.phases.as_ref());
+            let label = match (series.at(n), phases) {
+                (None, _) => format!("{} (not run)", series.label),
+                (Some(_), None) => format!("{} (no phases)", series.label),
+                (Some(_), Some(_)) => series.label.clone(),
+            };
+            let stacked = phases.map_or_else(Vec::new, |phases| {
+                Phase::ALL
+                    .iter()
+                    .filter_map(|&phase| phases.get(phase).map(|s| (phase, s.p50.max(0.0))))
+                    .collect()
+            });
+            (label, stacked)
+        })
+        .collect();
+    let tallest = bars
+        .iter()
+        .map(|(_, stacked)| stacked.iter().map(|(_, ms)| ms).sum::<f64>())
+        .fold(0.0, f64::max);
+    let count = bars.len().max(1) as u32;
+    let caption = format!(
+        "{} at N = {} ({} cores)",
+        figure.figure.title,
+        thousands(n),
+        figure.cores
+    );
+    let mut chart = ChartBuilder::on(&plot_area)
+        .caption(caption, ("sans-serif", 26))
+        .margin(16)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d((0..count).into_segmented(), 0.0..(tallest * 1.15).max(1.0))
+        .map_err(fail)?;
+    let labels: Vec<String> = bars.iter().map(|(label, _)| label.clone()).collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(bars.len().max(1))
+        .x_desc("executor")
+        .y_desc("median time per request in each phase (ms)")
+        .x_label_formatter(&|value| match value {
+            SegmentValue::CenterOf(index) | SegmentValue::Exact(index) => {
+                labels.get(*index as usize).cloned().unwrap_or_default()
+            }
+            SegmentValue::Last => String::new(),
+        })
+        .y_label_formatter(&|v| trim_number(*v))
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 18))
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.08))
+        .draw()
+        .map_err(fail)?;
+    for phase in Phase::ALL {
+        let style = phase_colour(phase).filled();
+        let segments: Vec<Rectangle<(SegmentValue<u32>, f64)>> = bars
+            .iter()
+            .enumerate()
+            .filter_map(|(index, (_, stacked))| {
+                let below: f64 = stacked
+                    .iter()
+                    .take_while(|(p, _)| *p != phase)
+                    .map(|(_, ms)| ms)
+                    .sum();
+                let (_, height) = stacked.iter().find(|(p, _)| *p == phase)?;
+                let index = index as u32;
+                let mut bar = Rectangle::new(
+                    [
+                        (SegmentValue::Exact(index), below),
+                        (SegmentValue::Exact(index + 1), below + height),
+                    ],
+                    style,
+                );
+                bar.set_margin(0, 0, 14, 14);
+                Some(bar)
+            })
+            .collect();
+        chart
+            .draw_series(segments)
+            .map_err(fail)?
+            .label(phase.as_str())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], style));
+    }
+    if tallest == 0.0 {
+        plot_area
+            .draw(&Text::new(
+                "phases not measured: the runs did not report phases_ms",
+                (SIZE.0 as i32 / 2 - 260, SIZE.1 as i32 / 2 - 40),
+                ("sans-serif", 22).into_font().color(&BLACK.mix(0.7)),
+            ))
+            .map_err(fail)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font(("sans-serif", 17))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .draw()
+        .map_err(fail)?;
+    Ok(())
+}
+
 /// A point's marker, centred `x` pixels right of its anchor: a circle for
-/// Rust (a triangle under `--gil`), a square for Python, a diamond for Go.
+/// Rust (a triangle under `--gil`), a square for Python, a diamond for Go;
+/// hollow, and larger, where the run did not hold N requests in flight.
 fn marker<DB: DrawingBackend>(
     language: Language,
     gil: bool,
     style: ShapeStyle,
     x: i32,
+    hollow: bool,
 ) -> DynElement<'static, DB, (i32, i32)> {
+    if hollow {
+        let ring = ShapeStyle {
+            filled: false,
+            stroke_width: 2,
+            ..style
+        };
+        return Circle::new((x, 0), 7, ring).into_dyn();
+    }
     let filled = style.filled();
     match language {
         Language::Rust if gil => TriangleMarker::new((x, 0), 6, filled).into_dyn(),
@@ -358,13 +544,18 @@ fn marker<DB: DrawingBackend>(
 /// The line under the plot: cores, delays, and which executors are missing.
 fn footnote(figure: &FigureResult) -> String {
     let mut note = format!(
-        "{} cores; io {} ms{}; median of repeats, whiskers min-max",
+        "{} cores; io {} ms{}; {}",
         figure.cores,
         figure.io_ms,
         if figure.cpu_ms > 0 {
             format!(" + cpu {} ms per batch", figure.cpu_ms)
         } else {
             String::new()
+        },
+        if figure.figure.measure == Measure::Phases {
+            "each segment is a phase's p50, median of repeats (p99s in REPORT.md)"
+        } else {
+            "median of repeats, whiskers min-max"
         }
     );
     if !figure.figure.absent.is_empty() {
@@ -397,6 +588,58 @@ mod tests {
         assert_eq!(trim_number(2.5), "2.5");
         assert_eq!(trim_number(0.25), "0.25");
         assert_eq!(trim_number(3.0), "3");
+    }
+
+    #[test]
+    fn phase_and_memory_figures_draw_with_and_without_measurements() {
+        use super::super::plan::PHASES_IO_AND_CPU_FIGURE;
+        use super::super::results::add_memory_per_request;
+        use super::super::results::fixtures::{figure, phases, point, series};
+        let out = std::env::temp_dir().join(format!("runtime-lab-plot-{}", std::process::id()));
+        std::fs::create_dir_all(&out).unwrap();
+        let timed = figure(
+            PHASES_IO_AND_CPU_FIGURE,
+            vec![2, 16],
+            vec![
+                series("tokio-ct", vec![point(16, None, Some(phases(950.0)))]),
+                series("tokio-mt", vec![point(16, None, Some(phases(20.0)))]),
+                series("threads", vec![point(16, None, None)]),
+                series("glommio", vec![]),
+            ],
+        );
+        let untimed = figure(
+            PHASES_IO_AND_CPU_FIGURE,
+            vec![2, 16],
+            vec![series("tokio-ct", vec![point(16, None, None)])],
+        );
+        let mut threads = vec![point(1, Some(1.0), None), point(100, Some(100.0), None)];
+        threads.push(point(10_000, Some(7_517.0), None));
+        for (index, p) in threads.iter_mut().enumerate() {
+            let kb = 5_000.0 + 292.0 * p.in_flight_peak.unwrap() * index as f64;
+            p.peak_rss_kb = super::super::results::Spread::of([kb]).unwrap();
+        }
+        add_memory_per_request(&mut threads);
+        let memory = figure(8, vec![1, 100, 10_000], vec![series("threads", threads)]);
+        for (name, result) in [("timed", timed), ("untimed", untimed), ("memory", memory)] {
+            let (png, svg) = (
+                out.join(format!("{name}.png")),
+                out.join(format!("{name}.svg")),
+            );
+            draw(&result, &png, &svg).unwrap();
+            assert!(std::fs::metadata(&png).unwrap().len() > 1_000, "{name}.png");
+            let svg = std::fs::read_to_string(&svg).unwrap();
+            if name == "memory" {
+                assert!(
+                    svg.contains("in flight at once"),
+                    "the legend explains hollow markers"
+                );
+            } else {
+                assert!(svg.contains("preprocess"), "the legend names the phases");
+            }
+        }
+        let untimed_svg = std::fs::read_to_string(out.join("untimed.svg")).unwrap();
+        assert!(untimed_svg.contains("phases not measured"));
+        let _ = std::fs::remove_dir_all(&out);
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! Every number in the prose comes from the results; the only fixed text is
 //! what each figure reproduces and how to read it.
 
+use super::phases::Phase;
 use super::plan::{GIL_FIGURE, HEADLINE_BATCHES, Measure, Workers};
-use super::results::{FigureResult, SeriesResult};
+use super::results::{Divisor, FigureResult, HELD_SHARE, PointResult, SeriesResult};
 use crate::baselines::Language;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -590,7 +591,11 @@ fn render_figure(md: &mut String, result: &FigureResult) {
     } else {
         let _ = writeln!(md, "{}\n", sentences.join(" "));
     }
-    render_table(md, result);
+    if figure.measure == Measure::Phases {
+        render_phase_table(md, result);
+    } else {
+        render_table(md, result);
+    }
     if figure.id == GIL_FIGURE {
         render_gil_ratios(md, result);
     }
@@ -611,25 +616,57 @@ fn render_figure(md: &mut String, result: &FigureResult) {
     }
 }
 
+/// A point's requests in flight for a table cell: "7,517 of 10,000" when
+/// it held less than [`HELD_SHARE`] of N, the count when it held N, and
+/// "not measured" when its runs did not report it.
+fn in_flight_cell(point: &PointResult) -> String {
+    match point.in_flight_peak {
+        None => "not measured".to_owned(),
+        Some(held) if point.short_of_n => {
+            format!(
+                "{} of {}",
+                thousands(held.round() as u32),
+                thousands(point.n)
+            )
+        }
+        Some(held) => thousands(held.round() as u32),
+    }
+}
+
 fn render_table(md: &mut String, result: &FigureResult) {
     let memory = result.figure.measure == Measure::MemoryPerRequest;
+    let in_flight = result.figure.in_flight_axis;
     if memory {
-        md.push_str("| series | N | peak RSS median (MiB) | min-max (MiB) | KiB per extra request (min-max) | threads |\n|---|---:|---:|---:|---:|---:|\n");
+        md.push_str("| series | N | in flight (peak) | peak RSS median (MiB) | min-max (MiB) | KiB per extra request in flight (min-max) | threads |\n|---|---:|---:|---:|---:|---:|---:|\n");
+    } else if in_flight {
+        md.push_str("| series | N | in flight (peak) | wall median (ms) | min-max (ms) | ideal (ms) | efficiency | peak RSS (MiB) | threads |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     } else {
         md.push_str("| series | N | wall median (ms) | min-max (ms) | ideal (ms) | efficiency | peak RSS (MiB) | threads |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
     }
     let mut rows = 0;
+    let mut per_batch = false;
     for series in &result.series {
         for point in &series.points {
             rows += 1;
             let mib = |kb: f64| kb / 1024.0;
+            let held = if in_flight {
+                format!(" {} |", in_flight_cell(point))
+            } else {
+                String::new()
+            };
             if memory {
                 let per = point.kib_per_request.map_or("(baseline)".to_owned(), |s| {
-                    format!("{:.1} ({:.1}-{:.1})", s.median, s.min, s.max)
+                    let marker = if point.per_request_divisor == Some(Divisor::Batches) {
+                        per_batch = true;
+                        " per batch"
+                    } else {
+                        ""
+                    };
+                    format!("{:.1} ({:.1}-{:.1}){marker}", s.median, s.min, s.max)
                 });
                 let _ = writeln!(
                     md,
-                    "| {} | {} | {:.1} | {:.1}-{:.1} | {per} | {:.0} |",
+                    "| {} | {} |{held} {:.1} | {:.1}-{:.1} | {per} | {:.0} |",
                     series.label,
                     thousands(point.n),
                     mib(point.peak_rss_kb.median),
@@ -640,7 +677,7 @@ fn render_table(md: &mut String, result: &FigureResult) {
             } else {
                 let _ = writeln!(
                     md,
-                    "| {} | {} | {} | {}-{} | {} | {} | {:.1} | {:.0} |",
+                    "| {} | {} |{held} {} | {}-{} | {} | {} | {:.1} | {:.0} |",
                     series.label,
                     thousands(point.n),
                     ms(point.wall_ms.median),
@@ -659,7 +696,11 @@ fn render_table(md: &mut String, result: &FigureResult) {
         // The point where a run failed is a row of its own, with no numbers.
         if let Some(stop) = series.stop.as_ref().filter(|stop| stop.failed) {
             rows += 1;
-            let cells = if memory { 4 } else { 6 };
+            let cells = match (memory, in_flight) {
+                (true, _) => 5,
+                (false, true) => 7,
+                (false, false) => 6,
+            };
             let _ = writeln!(
                 md,
                 "| {} | {} | failed |{}",
@@ -673,6 +714,78 @@ fn render_table(md: &mut String, result: &FigureResult) {
         md.push_str("| (no points) | | | | | |\n");
     }
     md.push('\n');
+    if in_flight {
+        let _ = writeln!(
+            md,
+            "In flight: the median over the repeats of each run's `in_flight_peak`, the most requests between issue and completion at the same moment; \"7,517 of 10,000\" marks a point that held less than {:.0}% of N (hollow markers in the plot).{}\n",
+            100.0 * HELD_SHARE,
+            if per_batch {
+                " \"per batch\": the runs did not report `in_flight_peak`, so the extra RSS is divided by the extra N, which understates the cost per request wherever a run did not hold N at once."
+            } else {
+                ""
+            }
+        );
+    }
+}
+
+/// The phase figure's table: p50 / p99 of each phase per executor, at each
+/// of the figure's Ns, beside the sum of the p50s and the median latency.
+fn render_phase_table(md: &mut String, result: &FigureResult) {
+    md.push_str("| series | N |");
+    for phase in Phase::ALL {
+        let _ = write!(md, " {} p50 / p99 (ms) |", phase.as_str());
+    }
+    md.push_str(" sum of p50s (ms) | latency p50 (ms) |\n|---|---:|");
+    md.push_str(&"---:|".repeat(Phase::ALL.len() + 2));
+    md.push('\n');
+    let mut rows = 0;
+    for &n in result.figure.ns.iter().rev() {
+        for series in &result.series {
+            let Some(point) = series.at(n) else {
+                continue;
+            };
+            rows += 1;
+            let _ = write!(md, "| {} | {} |", series.label, thousands(n));
+            for phase in Phase::ALL {
+                match point.phases.as_ref().and_then(|p| p.get(phase)) {
+                    Some(s) => {
+                        let _ = write!(md, " {} / {} |", phase_ms(s.p50), phase_ms(s.p99));
+                    }
+                    None => md.push_str(" - |"),
+                }
+            }
+            let sum = point
+                .phases
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |p| phase_ms(p.p50_sum()));
+            let _ = writeln!(md, " {sum} | {} |", phase_ms(point.latency_p50_ms));
+        }
+    }
+    if rows == 0 {
+        md.push_str("| (no points) | |\n");
+    }
+    md.push('\n');
+}
+
+/// Milliseconds of a phase as a table cell: phases range from microseconds
+/// (decode) to seconds (queue), so small values keep two decimals.
+fn phase_ms(value: f64) -> String {
+    if value >= 100.0 {
+        format!("{value:.0}")
+    } else if value >= 1.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+/// Milliseconds of a phase in prose.
+fn phase_ms_unit(value: f64) -> String {
+    if value >= 1000.0 {
+        format!("{:.2} s", value / 1e3)
+    } else {
+        format!("{} ms", phase_ms(value))
+    }
 }
 
 /// The figure's findings: sentences whose every number comes from the results.
@@ -686,9 +799,16 @@ pub fn findings(result: &FigureResult) -> Vec<String> {
         return Vec::new();
     }
     let mut sentences = Vec::new();
-    if result.figure.measure == Measure::MemoryPerRequest {
-        memory_findings(result, &measured, &mut sentences);
-        return sentences;
+    match result.figure.measure {
+        Measure::MemoryPerRequest => {
+            memory_findings(result, &measured, &mut sentences);
+            return sentences;
+        }
+        Measure::Phases => {
+            phase_findings(result, &measured, &mut sentences);
+            return sentences;
+        }
+        Measure::WallTime => {}
     }
     let bound = |n: u32| {
         result
@@ -871,18 +991,150 @@ pub fn findings(result: &FigureResult) -> Vec<String> {
             names(&beyond)
         ));
     }
+    if result.figure.in_flight_axis {
+        sentences.extend(held_findings(&measured));
+    }
     sentences
+}
+
+/// Which points of an in-flight figure did not hold their N requests at
+/// once, or that nobody measured it.
+pub fn held_findings(measured: &[&SeriesResult]) -> Option<String> {
+    let points = || measured.iter().flat_map(|s| s.points.iter());
+    if points().all(|p| p.in_flight_peak.is_none()) {
+        return Some(
+            "No run reported `in_flight_peak`, so whether each run held its N requests in flight at once is not known here."
+                .to_owned(),
+        );
+    }
+    let short: Vec<String> = measured
+        .iter()
+        .filter_map(|s| {
+            let held: Vec<String> = s
+                .points
+                .iter()
+                .filter(|p| p.short_of_n)
+                .map(in_flight_cell)
+                .collect();
+            (!held.is_empty()).then(|| format!("{} {}", s.label, held.join(", ")))
+        })
+        .collect();
+    Some(if short.is_empty() {
+        format!(
+            "Every measured point held at least {:.0}% of its N requests in flight at once.",
+            100.0 * HELD_SHARE
+        )
+    } else {
+        format!(
+            "Points that held fewer than {:.0}% of N requests in flight at once (their first requests finished before the last started; hollow markers in the plot): {}.",
+            100.0 * HELD_SHARE,
+            short.join("; ")
+        )
+    })
+}
+
+/// The phase figure's sentences: for each executor, the phase that grows
+/// most from the figure's small N to its large N, and how the phase medians
+/// add up against the median latency at the large N.
+pub fn phase_findings(
+    result: &FigureResult,
+    measured: &[&SeriesResult],
+    sentences: &mut Vec<String>,
+) {
+    let (Some(&small), Some(&large)) = (result.figure.ns.first(), result.figure.ns.last()) else {
+        return;
+    };
+    let (timed, untimed): (Vec<&SeriesResult>, Vec<&SeriesResult>) = measured
+        .iter()
+        .partition(|s| s.points.iter().any(|p| p.phases.is_some()));
+    if timed.is_empty() {
+        sentences.push(format!(
+            "Phases were not measured: no run of this figure reported `phases_ms` (a build before the phase timings, or a baseline, which does not time them), so the figure has no bars; the table still gives each executor's median latency at N = {}.",
+            thousands(large)
+        ));
+        return;
+    }
+    // With one N there is nothing to grow from.
+    let growth: Vec<String> = timed
+        .iter()
+        .filter(|_| small < large)
+        .filter_map(|s| phase_growth(s, small, large))
+        .collect();
+    if !growth.is_empty() {
+        sentences.push(format!(
+            "The phase whose median grows most from N = {} to N = {}, per executor: {}.",
+            thousands(small),
+            thousands(large),
+            growth.join("; ")
+        ));
+    }
+    let sums: Vec<String> = timed
+        .iter()
+        .filter_map(|s| {
+            let point = s.at(large)?;
+            let sum = point.phases.as_ref()?.p50_sum();
+            Some(format!(
+                "{} {} of {} ({:.0}%)",
+                s.label,
+                phase_ms_unit(sum),
+                phase_ms_unit(point.latency_p50_ms),
+                100.0 * sum / point.latency_p50_ms.max(1e-9)
+            ))
+        })
+        .collect();
+    if !sums.is_empty() {
+        sentences.push(format!(
+            "At N = {}, the phase medians add up to, against the median latency: {}; medians do not add exactly, and a large shortfall is time outside the six phases.",
+            thousands(large),
+            sums.join(", ")
+        ));
+    }
+    if !untimed.is_empty() {
+        let names: Vec<&str> = untimed.iter().map(|s| s.label.as_str()).collect();
+        sentences.push(format!("No phases reported by: {}.", names.join(", ")));
+    }
+}
+
+/// "tokio-ct: queue grows from 0.1 ms at N = 10 to 950 ms at N = 1,000":
+/// the phase whose median grows most between the two Ns, when the series
+/// measured phases at both.
+pub fn phase_growth(series: &SeriesResult, small: u32, large: u32) -> Option<String> {
+    let at = |n: u32| series.at(n).and_then(|p| p.phases.as_ref());
+    let (before, after) = (at(small)?, at(large)?);
+    let (phase, from, to) = Phase::ALL
+        .iter()
+        .filter_map(|&phase| Some((phase, before.get(phase)?.p50, after.get(phase)?.p50)))
+        .max_by(|a, b| (a.2 - a.1).total_cmp(&(b.2 - b.1)))?;
+    Some(if to > from {
+        format!(
+            "{}: {} grows from {} at N = {} to {} at N = {}",
+            series.label,
+            phase.as_str(),
+            phase_ms_unit(from),
+            thousands(small),
+            phase_ms_unit(to),
+            thousands(large)
+        )
+    } else {
+        format!(
+            "{}: no phase grows from N = {} to N = {}",
+            series.label,
+            thousands(small),
+            thousands(large)
+        )
+    })
 }
 
 fn memory_findings(result: &FigureResult, measured: &[&SeriesResult], sentences: &mut Vec<String>) {
     let floor = result.bound.first().map(|b| b.value);
-    let per_request: Vec<(f64, &str, u32)> = measured
+    // Each curve at the largest N it reached with a per-request cost.
+    let per_request: Vec<(f64, &SeriesResult, &PointResult)> = measured
         .iter()
         .filter_map(|s| {
             s.points
                 .iter()
                 .rev()
-                .find_map(|p| p.kib_per_request.map(|k| (k.median, s.label.as_str(), p.n)))
+                .find_map(|p| p.kib_per_request.map(|k| (k.median, *s, p)))
         })
         .collect();
     if per_request.is_empty() {
@@ -893,29 +1145,82 @@ fn memory_findings(result: &FigureResult, measured: &[&SeriesResult], sentences:
     }
     let listed: Vec<String> = per_request
         .iter()
-        .map(|(kib, label, n)| format!("{label} {kib:.1} KiB (N = {})", thousands(*n)))
+        .map(|(kib, series, point)| {
+            let held = match (point.per_request_divisor, point.in_flight_peak) {
+                (Some(Divisor::Batches), _) | (_, None) => {
+                    ", per batch: in flight not measured".to_owned()
+                }
+                (_, Some(_)) if point.short_of_n => {
+                    format!(", {} in flight", in_flight_cell(point))
+                }
+                (_, Some(_)) => String::new(),
+            };
+            format!(
+                "{} {kib:.1} KiB (N = {}{held})",
+                series.label,
+                thousands(point.n)
+            )
+        })
         .collect();
     sentences.push(format!(
         "Peak RSS added per request in flight, at the largest N each reached: {}.",
         listed.join(", ")
     ));
-    let threads = per_request.iter().find(|(_, label, _)| *label == "threads");
+    let threads = per_request.iter().find(|(_, s, _)| s.label == "threads");
     let leanest_async = per_request
         .iter()
-        .filter(|(_, label, _)| *label != "threads")
+        .filter(|(_, s, _)| s.label != "threads")
         .min_by(|a, b| a.0.total_cmp(&b.0));
-    if let (Some(threads), Some(lean)) = (threads, leanest_async) {
-        sentences.push(format!(
-            "threads needs {:.1}x the leanest async runtime ({}); the third article quotes ~1-8 MB per OS thread and ~2 KB per goroutine.",
-            threads.0 / lean.0.max(1e-9),
-            lean.1
-        ));
+    if let (Some((threads_kib, _, threads_point)), Some((lean_kib, lean, lean_point))) =
+        (threads, leanest_async)
+    {
+        let per_in_flight = [threads_point, lean_point]
+            .iter()
+            .all(|p| p.per_request_divisor == Some(Divisor::InFlight));
+        let mut sentence = format!(
+            "threads needs {:.1}x the leanest async runtime ({}), {}",
+            threads_kib / lean_kib.max(1e-9),
+            lean.label,
+            if per_in_flight {
+                "per request actually in flight".to_owned()
+            } else {
+                "per batch, as these runs did not report `in_flight_peak`".to_owned()
+            }
+        );
+        if threads_point.short_of_n
+            && let Some(held) = threads_point.in_flight_peak
+        {
+            let _ = write!(
+                sentence,
+                "; threads did not hold N: at N = {} only {} requests were in flight at once",
+                thousands(threads_point.n),
+                thousands(held.round() as u32)
+            );
+        } else if !per_in_flight && holds_short_threads(threads_point) {
+            // Without the measurement, a thread per request still counts
+            // the requests it held: its peak thread count.
+            let _ = write!(
+                sentence,
+                "; threads peaked at {} threads at N = {}, so it never held N requests at once and dividing by N understates its cost per request",
+                thousands(threads_point.threads_peak.round() as u32),
+                thousands(threads_point.n)
+            );
+        }
+        sentence
+            .push_str("; the third article quotes ~1-8 MB per OS thread and ~2 KB per goroutine.");
+        sentences.push(sentence);
     }
     if let Some(floor) = floor {
         sentences.push(format!(
             "The dashed floor is one response body, {floor:.1} KiB, that each request must hold."
         ));
     }
+}
+
+/// Whether a `threads` point's peak thread count (one thread per request
+/// in flight) shows that it did not hold N.
+fn holds_short_threads(point: &PointResult) -> bool {
+    super::results::holds_short(point.threads_peak, point.n)
 }
 
 /// Milliseconds as a table cell: whole numbers from 100 ms up.
@@ -958,6 +1263,194 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(19_723), (2024, 1, 1));
         assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+    }
+
+    use super::super::plan;
+    use super::super::results::Spread;
+    use super::super::results::fixtures::{figure, phases, point, series};
+
+    #[test]
+    fn the_phase_that_grows_most_is_named_with_both_values() {
+        let tokio_ct = series(
+            "tokio-ct",
+            vec![
+                point(2, Some(2.0), Some(phases(0.1))),
+                point(16, Some(16.0), Some(phases(950.0))),
+            ],
+        );
+        assert_eq!(
+            phase_growth(&tokio_ct, 2, 16).unwrap(),
+            "tokio-ct: queue grows from 0.10 ms at N = 2 to 950 ms at N = 16"
+        );
+        let flat = series(
+            "tokio-mt",
+            vec![
+                point(2, None, Some(phases(0.1))),
+                point(16, None, Some(phases(0.1))),
+            ],
+        );
+        assert!(
+            phase_growth(&flat, 2, 16)
+                .unwrap()
+                .contains("no phase grows")
+        );
+        let result = figure(
+            plan::PHASES_IO_AND_CPU_FIGURE,
+            vec![2, 16],
+            vec![
+                tokio_ct,
+                series("threads", vec![point(2, None, None), point(16, None, None)]),
+            ],
+        );
+        let sentences = findings(&result).join(" ");
+        assert!(
+            sentences.contains("from N = 2 to N = 16, per executor: tokio-ct: queue grows"),
+            "{sentences}"
+        );
+        // 0.4 + 100 + 0.2 + 0.05 + 950 + 100 = 1,150.65 ms against 1,000 ms.
+        assert!(
+            sentences.contains("tokio-ct 1.15 s of 1.00 s (115%)"),
+            "{sentences}"
+        );
+        assert!(
+            sentences.contains("No phases reported by: threads."),
+            "{sentences}"
+        );
+        let mut md = String::new();
+        render_phase_table(&mut md, &result);
+        assert!(
+            md.contains("| tokio-ct | 16 | 0.40 / 0.80 | 100 / 200 |"),
+            "{md}"
+        );
+        assert!(md.contains("| threads | 16 | - | - |"), "{md}");
+    }
+
+    #[test]
+    fn a_phase_figure_without_phases_says_they_were_not_measured() {
+        let result = figure(
+            plan::PHASES_IO_ONLY_FIGURE,
+            vec![10, 1_000],
+            vec![series(
+                "smol",
+                vec![point(10, None, None), point(1_000, None, None)],
+            )],
+        );
+        let sentences = findings(&result).join(" ");
+        assert!(
+            sentences.starts_with("Phases were not measured"),
+            "{sentences}"
+        );
+    }
+
+    /// Figure 8 as the committed full set measured it: threads peaked at
+    /// 7,517 of 10,000 in flight.
+    fn memory_figure(in_flight: bool) -> FigureResult {
+        let held = |n: f64| in_flight.then_some(n);
+        let rss = |kb: f64| Spread::of([kb]).unwrap();
+        let mut threads = vec![
+            point(1, held(1.0), None),
+            point(10_000, held(7_517.0), None),
+        ];
+        threads[0].peak_rss_kb = rss(5_700.0);
+        threads[1].peak_rss_kb = rss(5_700.0 + 7_516.0 * 292.0);
+        threads[1].threads_peak = 7_517.0;
+        let mut glommio = vec![
+            point(1, held(1.0), None),
+            point(10_000, held(10_000.0), None),
+        ];
+        glommio[0].peak_rss_kb = rss(6_700.0);
+        glommio[1].peak_rss_kb = rss(6_700.0 + 9_999.0 * 20.0);
+        for points in [&mut threads, &mut glommio] {
+            super::super::results::add_memory_per_request(points);
+        }
+        figure(
+            8,
+            vec![1, 10_000],
+            vec![series("threads", threads), series("glommio", glommio)],
+        )
+    }
+
+    #[test]
+    fn memory_ratio_is_per_request_in_flight_and_names_a_short_point() {
+        let result = memory_figure(true);
+        let sentences = findings(&result).join(" ");
+        assert!(
+            sentences.contains("threads 292.0 KiB (N = 10,000, 7,517 of 10,000 in flight)"),
+            "{sentences}"
+        );
+        assert!(
+            sentences.contains("glommio 20.0 KiB (N = 10,000)"),
+            "{sentences}"
+        );
+        assert!(
+            sentences.contains("threads needs 14.6x the leanest async runtime (glommio), per request actually in flight; threads did not hold N: at N = 10,000 only 7,517 requests"),
+            "{sentences}"
+        );
+        let mut md = String::new();
+        render_table(&mut md, &result);
+        assert!(
+            md.contains("| threads | 10,000 | 7,517 of 10,000 | "),
+            "{md}"
+        );
+        assert!(md.contains("| glommio | 10,000 | 10,000 | "), "{md}");
+    }
+
+    #[test]
+    fn memory_without_in_flight_falls_back_to_n_and_says_so() {
+        let result = memory_figure(false);
+        let sentences = findings(&result).join(" ");
+        assert!(
+            sentences.contains("per batch: in flight not measured"),
+            "{sentences}"
+        );
+        assert!(
+            sentences.contains("per batch, as these runs did not report `in_flight_peak`"),
+            "{sentences}"
+        );
+        assert!(
+            sentences.contains("threads peaked at 7,517 threads at N = 10,000"),
+            "{sentences}"
+        );
+        let mut md = String::new();
+        render_table(&mut md, &result);
+        assert!(md.contains("| threads | 10,000 | not measured | "), "{md}");
+        assert!(md.contains(" per batch |"), "{md}");
+    }
+
+    #[test]
+    fn scaling_sentences_list_the_points_that_held_fewer_than_n() {
+        let result = figure(
+            7,
+            vec![1, 10_000],
+            vec![
+                series(
+                    "threads",
+                    vec![
+                        point(1, Some(1.0), None),
+                        point(10_000, Some(7_517.0), None),
+                    ],
+                ),
+                series(
+                    "tokio-mt",
+                    vec![
+                        point(1, Some(1.0), None),
+                        point(10_000, Some(9_990.0), None),
+                    ],
+                ),
+            ],
+        );
+        let sentence = held_findings(&result.series.iter().collect::<Vec<_>>()).unwrap();
+        assert!(
+            sentence.contains(": threads 7,517 of 10,000."),
+            "{sentence}"
+        );
+        assert!(!sentence.contains("tokio-mt"), "{sentence}");
+        let unmeasured = series("smol", vec![point(1, None, None)]);
+        assert!(
+            held_findings(&[&unmeasured])
+                .unwrap()
+                .starts_with("No run reported")
+        );
     }
 
     #[test]

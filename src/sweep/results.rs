@@ -1,6 +1,7 @@
 //! A sweep's results: one row per (figure, series, N, repeat), the per-point
 //! medians with min-max, the ideal bound per figure, and their CSV and JSON.
 
+use super::phases::{Phase, PhaseSummary, PhasesMs, RunDetail};
 use super::plan::{Figure, Limits, Measure, Plan, Scale, Series, Workers};
 use pipeline::RunReport;
 use serde::Serialize;
@@ -16,6 +17,8 @@ pub enum Outcome {
         run: usize,
         /// Its report.
         report: Box<RunReport>,
+        /// What it held in flight and its phases, when the report says.
+        detail: RunDetail,
     },
     /// The child failed, timed out or lost batches.
     Failed {
@@ -79,6 +82,28 @@ pub struct Row {
     pub reason: Option<String>,
     /// The run's report.
     pub report: Option<RunReport>,
+    /// `in_flight_peak` and `phases_ms`, read from the run's JSON beside the
+    /// report. Not written separately: the report carries both keys once
+    /// `run --json` emits them, and [`RunDetail::from_report`] reads them
+    /// back from it.
+    #[serde(skip)]
+    pub detail: RunDetail,
+}
+
+/// A point holds N when the median of its runs' `in_flight_peak` reaches
+/// this share of N; below it, the tables, plots and sentences say how many
+/// requests it really held.
+pub const HELD_SHARE: f64 = 0.95;
+
+/// What figure 8 divides the extra peak RSS by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Divisor {
+    /// The extra requests the runs measured in flight at once (`in_flight_peak`).
+    InFlight,
+    /// The extra batches N, because a run of the point or of the curve's
+    /// smallest N did not report `in_flight_peak`.
+    Batches,
 }
 
 /// Median and range of a point's repeats.
@@ -127,6 +152,8 @@ pub struct PointResult {
     pub peak_rss_kb: Spread,
     /// Median peak thread count.
     pub threads_peak: f64,
+    /// Median of the runs' median batch latency (fetch issued to batch preprocessed).
+    pub latency_p50_ms: f64,
     /// Median CPU time to preprocess one batch (decode and kernel), as each run measured it.
     pub cpu_per_batch_ms: f64,
     /// Median CPU time of the run's process per batch, user and system: the
@@ -134,14 +161,34 @@ pub struct PointResult {
     pub process_cpu_per_batch_ms: f64,
     /// Peak RSS above the curve's smallest N, per extra request (figure 8).
     pub kib_per_request: Option<Spread>,
+    /// What [`PointResult::kib_per_request`] is per.
+    pub per_request_divisor: Option<Divisor>,
+    /// Median `in_flight_peak` of the runs that reported it.
+    pub in_flight_peak: Option<f64>,
+    /// Whether the runs held fewer than [`HELD_SHARE`] of N in flight at once.
+    pub short_of_n: bool,
+    /// Per phase: the median over the runs of each percentile (the largest
+    /// max), when any run measured phases.
+    pub phases: Option<PhasesMs>,
 }
 
 impl PointResult {
-    /// The plotted value for `measure`, when the point has one.
+    /// The plotted value for `measure`, when the point has one (a phase
+    /// figure plots [`PointResult::phases`] instead).
     pub fn y(&self, measure: Measure) -> Option<Spread> {
         match measure {
             Measure::WallTime => Some(self.wall_ms),
             Measure::MemoryPerRequest => self.kib_per_request,
+            Measure::Phases => None,
+        }
+    }
+
+    /// The requests in flight that the point's memory is divided by: the
+    /// measured peak, or N when the runs did not report it.
+    pub fn in_flight_or_n(&self) -> (f64, Divisor) {
+        match self.in_flight_peak {
+            Some(peak) => (peak, Divisor::InFlight),
+            None => (f64::from(self.n), Divisor::Batches),
         }
     }
 }
@@ -235,14 +282,16 @@ pub fn summarize(
                 .iter()
                 .filter(|p| p.figure == figure.id && p.series == series_index)
             {
-                let mut reports = Vec::new();
+                let mut reports: Vec<(RunReport, RunDetail)> = Vec::new();
                 let mut problem = None;
                 let mut failed = false;
                 for repeat in 0..plan.repeat {
                     let row = row_for(figure, series, point.n, repeat, &point.run, outcomes);
                     failed |= row.status == Status::Failed;
                     match (&row.report, row.status) {
-                        (Some(report), Status::Ok) => reports.push(report.clone()),
+                        (Some(report), Status::Ok) => {
+                            reports.push((report.clone(), row.detail.clone()));
+                        }
                         _ => {
                             problem.get_or_insert_with(|| row.reason.clone().unwrap_or_default());
                         }
@@ -294,6 +343,7 @@ pub fn summarize(
                     })
                     .collect(),
             ),
+            Measure::Phases => (String::new(), Vec::new()),
             Measure::MemoryPerRequest => {
                 let kib = body_bytes as f64 / 1024.0;
                 (
@@ -324,10 +374,16 @@ fn row_for(
     planned: &Result<usize, String>,
     outcomes: &HashMap<(usize, u32), Outcome>,
 ) -> Row {
+    let mut detail = RunDetail::default();
     let (run, status, reason, report) = match planned {
         Err(reason) => (None, Status::Skipped, Some(reason.clone()), None),
         Ok(spec) => match outcomes.get(&(*spec, repeat)) {
-            Some(Outcome::Ok { run, report }) => {
+            Some(Outcome::Ok {
+                run,
+                report,
+                detail: measured,
+            }) => {
+                detail = measured.clone();
                 (Some(*run), Status::Ok, None, Some((**report).clone()))
             }
             Some(Outcome::Failed { run, error }) => {
@@ -355,13 +411,20 @@ fn row_for(
         status,
         reason,
         report,
+        detail,
     }
 }
 
-fn point_result(n: u32, reports: &[RunReport]) -> PointResult {
+fn point_result(n: u32, runs: &[(RunReport, RunDetail)]) -> PointResult {
+    let reports: Vec<RunReport> = runs.iter().map(|(report, _)| report.clone()).collect();
     let spread = |f: fn(&RunReport) -> f64| {
         Spread::of(reports.iter().map(f)).expect("a measured point has at least one run")
     };
+    let in_flight_peak = Spread::of(
+        runs.iter()
+            .filter_map(|(_, detail)| detail.in_flight_peak.map(|peak| peak as f64)),
+    )
+    .map(|spread| spread.median);
     let wall_ms = spread(|r| r.wall_ms);
     let ideal_ms = spread(|r| r.ideal_ms).median;
     PointResult {
@@ -369,16 +432,50 @@ fn point_result(n: u32, reports: &[RunReport]) -> PointResult {
         runs: reports.len(),
         wall_ms,
         ideal_ms,
-        efficiency: point_efficiency(ideal_ms, wall_ms.median, reports),
+        efficiency: point_efficiency(ideal_ms, wall_ms.median, &reports),
         peak_rss_kb: spread(|r| r.peak_rss_kb as f64),
         threads_peak: spread(|r| r.threads_peak as f64).median,
+        latency_p50_ms: spread(|r| r.latency_ms.p50).median,
         cpu_per_batch_ms: spread(|r| r.cpu_per_batch_ms).median,
         process_cpu_per_batch_ms: spread(|r| {
             (r.cpu_user_ms + r.cpu_sys_ms) / f64::from(r.batches.max(1))
         })
         .median,
         kib_per_request: None,
+        per_request_divisor: None,
+        in_flight_peak,
+        short_of_n: in_flight_peak.is_some_and(|peak| holds_short(peak, n)),
+        phases: point_phases(runs.iter().map(|(_, detail)| detail)),
     }
+}
+
+/// Whether `in_flight` requests at once fall short of N ([`HELD_SHARE`]).
+pub fn holds_short(in_flight: f64, n: u32) -> bool {
+    in_flight < HELD_SHARE * f64::from(n)
+}
+
+/// The phases of a point: per phase, the median over the runs that measured
+/// it of their p50s and of their p99s, and the largest max.
+fn point_phases<'a>(details: impl Iterator<Item = &'a RunDetail>) -> Option<PhasesMs> {
+    let measured: Vec<&PhasesMs> = details.filter_map(|d| d.phases_ms.as_ref()).collect();
+    let mut phases = PhasesMs::default();
+    for phase in Phase::ALL {
+        let summaries: Vec<PhaseSummary> = measured.iter().filter_map(|p| p.get(phase)).collect();
+        let median = |f: fn(&PhaseSummary) -> f64| Spread::of(summaries.iter().map(f));
+        if let (Some(p50), Some(p99), Some(max)) =
+            (median(|s| s.p50), median(|s| s.p99), median(|s| s.max))
+        {
+            phases.set(
+                phase,
+                Some(PhaseSummary {
+                    p50: p50.median,
+                    p99: p99.median,
+                    max: max.max,
+                }),
+            );
+        }
+    }
+    (!phases.is_empty()).then_some(phases)
 }
 
 /// A point's efficiency: `None` when any of its runs lost batches.
@@ -394,21 +491,38 @@ fn point_efficiency(ideal_ms: f64, median_wall_ms: f64, reports: &[RunReport]) -
     }
 }
 
-/// Figure 8's y: the peak RSS that each request above the smallest N adds,
-/// `(rss(N) - median rss(N0)) / (N - N0)`, so the process's fixed baseline
-/// (binary, runtime, buffers) does not dominate small N.
-fn add_memory_per_request(points: &mut [PointResult]) {
+/// Figure 8's y: the peak RSS that each request in flight above the
+/// smallest N adds, `(rss(N) - median rss(N0)) / (in_flight(N) -
+/// in_flight(N0))`, so the process's fixed baseline (binary, runtime,
+/// buffers) does not dominate small N. `in_flight` is the runs' measured
+/// `in_flight_peak`: a run whose first requests finished before its last
+/// ones started never held N, and dividing by N would understate the cost
+/// of each request it did hold. When either point lacks the measurement,
+/// both fall back to N, and [`PointResult::per_request_divisor`] says so.
+pub(crate) fn add_memory_per_request(points: &mut [PointResult]) {
     let Some(first) = points.first().cloned() else {
         return;
     };
     for point in points.iter_mut().skip(1) {
-        let extra = f64::from(point.n - first.n);
+        let ((held, divisor), (first_held, first_divisor)) =
+            (point.in_flight_or_n(), first.in_flight_or_n());
+        let (extra, divisor) = if divisor == Divisor::InFlight && first_divisor == Divisor::InFlight
+        {
+            (held - first_held, Divisor::InFlight)
+        } else {
+            (f64::from(point.n - first.n), Divisor::Batches)
+        };
+        if extra <= 0.0 {
+            // No more requests in flight than at the smallest N: nothing to divide by.
+            continue;
+        }
         let per = |rss: f64| (rss - first.peak_rss_kb.median) / extra;
         point.kib_per_request = Some(Spread {
             median: per(point.peak_rss_kb.median),
             min: per(point.peak_rss_kb.min),
             max: per(point.peak_rss_kb.max),
         });
+        point.per_request_divisor = Some(divisor);
     }
 }
 
@@ -466,6 +580,19 @@ pub const CSV_COLUMNS: &[&str] = &[
     "latency_p50_ms",
     "latency_p99_ms",
     "latency_max_ms",
+    "in_flight_peak",
+    "connect_p50_ms",
+    "connect_p99_ms",
+    "wait_p50_ms",
+    "wait_p99_ms",
+    "receive_p50_ms",
+    "receive_p99_ms",
+    "decode_p50_ms",
+    "decode_p99_ms",
+    "queue_p50_ms",
+    "queue_p99_ms",
+    "preprocess_p50_ms",
+    "preprocess_p99_ms",
     "ok",
     "failed",
     "checksum",
@@ -505,11 +632,26 @@ pub fn to_csv(rows: &[Row]) -> String {
                 format!("{:.3}", r.latency_ms.p50),
                 format!("{:.3}", r.latency_ms.p99),
                 format!("{:.3}", r.latency_ms.max),
-                r.ok.to_string(),
-                r.failed.to_string(),
-                r.checksum.clone(),
             ]),
-            None => fields.extend(std::iter::repeat_n(String::new(), 19)),
+            None => fields.extend(std::iter::repeat_n(String::new(), 16)),
+        }
+        // Empty where the run did not measure them (older builds, baselines).
+        fields.push(
+            row.detail
+                .in_flight_peak
+                .map(|peak| peak.to_string())
+                .unwrap_or_default(),
+        );
+        for phase in Phase::ALL {
+            let summary = row.detail.phases_ms.as_ref().and_then(|p| p.get(phase));
+            fields.extend([
+                summary.map_or_else(String::new, |s| format!("{:.3}", s.p50)),
+                summary.map_or_else(String::new, |s| format!("{:.3}", s.p99)),
+            ]);
+        }
+        match &row.report {
+            Some(r) => fields.extend([r.ok.to_string(), r.failed.to_string(), r.checksum.clone()]),
+            None => fields.extend(std::iter::repeat_n(String::new(), 3)),
         }
         fields.push(row.reason.clone().unwrap_or_default());
         debug_assert_eq!(fields.len(), CSV_COLUMNS.len());
@@ -525,6 +667,81 @@ fn csv_field(field: &str) -> String {
         format!("\"{}\"", field.replace('"', "\"\""))
     } else {
         field.to_owned()
+    }
+}
+
+/// Synthetic points, curves and figures for the unit tests of the report and the plots.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+    use crate::sweep::plan::{self, Scale};
+
+    pub(crate) fn point(n: u32, in_flight: Option<f64>, phases: Option<PhasesMs>) -> PointResult {
+        let one = Spread::of([1.0]).unwrap();
+        PointResult {
+            n,
+            runs: 3,
+            wall_ms: one,
+            ideal_ms: 1.0,
+            efficiency: Some(1.0),
+            peak_rss_kb: one,
+            threads_peak: f64::from(n),
+            latency_p50_ms: 1_000.0,
+            cpu_per_batch_ms: 0.0,
+            process_cpu_per_batch_ms: 0.0,
+            kib_per_request: None,
+            per_request_divisor: None,
+            in_flight_peak: in_flight,
+            short_of_n: in_flight.is_some_and(|held| holds_short(held, n)),
+            phases,
+        }
+    }
+
+    pub(crate) fn series(label: &'static str, points: Vec<PointResult>) -> SeriesResult {
+        SeriesResult {
+            label: label.to_owned(),
+            executor: label,
+            gil: false,
+            workers: Workers::Default,
+            points,
+            stop: None,
+        }
+    }
+
+    pub(crate) fn figure(id: u8, ns: Vec<u32>, series: Vec<SeriesResult>) -> FigureResult {
+        let mut figure = plan::figures(&Scale::quick())
+            .into_iter()
+            .find(|f| f.id == id)
+            .unwrap();
+        figure.ns = ns;
+        FigureResult {
+            figure,
+            cores: 2,
+            io_ms: 100,
+            cpu_ms: 100,
+            cpu_per_batch_ms: 100.0,
+            bound_label: String::new(),
+            bound: Vec::new(),
+            series,
+        }
+    }
+
+    pub(crate) fn phases(queue_p50: f64) -> PhasesMs {
+        let summary = |p50: f64| {
+            Some(PhaseSummary {
+                p50,
+                p99: 2.0 * p50,
+                max: 3.0 * p50,
+            })
+        };
+        PhasesMs {
+            connect: summary(0.4),
+            wait: summary(100.0),
+            receive: summary(0.2),
+            decode: summary(0.05),
+            queue: summary(queue_p50),
+            preprocess: summary(100.0),
+        }
     }
 }
 
@@ -546,9 +763,8 @@ mod tests {
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
     }
 
-    #[test]
-    fn memory_per_request_subtracts_the_smallest_n() {
-        let point = |n, rss: f64| PointResult {
+    fn point(n: u32, rss: f64, in_flight: Option<f64>) -> PointResult {
+        PointResult {
             n,
             runs: 1,
             wall_ms: Spread::of([1.0]).unwrap(),
@@ -556,13 +772,110 @@ mod tests {
             efficiency: Some(1.0),
             peak_rss_kb: Spread::of([rss]).unwrap(),
             threads_peak: 1.0,
+            latency_p50_ms: 1.0,
             cpu_per_batch_ms: 0.0,
             process_cpu_per_batch_ms: 0.0,
             kib_per_request: None,
-        };
-        let mut points = vec![point(1, 5_000.0), point(11, 5_200.0)];
+            per_request_divisor: None,
+            in_flight_peak: in_flight,
+            short_of_n: in_flight.is_some_and(|held| holds_short(held, n)),
+            phases: None,
+        }
+    }
+
+    #[test]
+    fn memory_per_request_subtracts_the_smallest_n() {
+        let mut points = vec![point(1, 5_000.0, None), point(11, 5_200.0, None)];
         add_memory_per_request(&mut points);
         assert!(points[0].kib_per_request.is_none());
         assert_eq!(points[1].kib_per_request.unwrap().median, 20.0);
+        assert_eq!(points[1].per_request_divisor, Some(Divisor::Batches));
+    }
+
+    #[test]
+    fn memory_is_divided_by_the_requests_really_in_flight() {
+        // The committed full set's threads curve: 10,000 batches, but the
+        // first threads had finished before the last started.
+        let mut points = vec![
+            point(1, 5_700.0, Some(1.0)),
+            point(10_000, 5_700.0 + 7_516.0 * 292.0, Some(7_517.0)),
+        ];
+        add_memory_per_request(&mut points);
+        let per = points[1].kib_per_request.unwrap().median;
+        assert!((per - 292.0).abs() < 1e-9, "{per}");
+        assert_eq!(points[1].per_request_divisor, Some(Divisor::InFlight));
+        assert!(points[1].short_of_n);
+        // Dividing by N instead would have said about 219 KiB.
+        let mut by_n = vec![
+            point(1, 5_700.0, Some(1.0)),
+            point(10_000, 5_700.0 + 7_516.0 * 292.0, None),
+        ];
+        add_memory_per_request(&mut by_n);
+        assert_eq!(by_n[1].per_request_divisor, Some(Divisor::Batches));
+        assert!(by_n[1].kib_per_request.unwrap().median < 0.76 * per);
+    }
+
+    #[test]
+    fn a_point_is_short_below_ninety_five_percent_of_n() {
+        assert!(holds_short(7_517.0, 10_000));
+        assert!(holds_short(9_499.0, 10_000));
+        assert!(!holds_short(9_500.0, 10_000));
+        assert!(!holds_short(10_000.0, 10_000));
+        assert!(!point(10_000, 1.0, None).short_of_n, "unknown is not short");
+    }
+
+    #[test]
+    fn point_phases_take_medians_over_runs_that_measured_them() {
+        let summary = |p50: f64| PhaseSummary {
+            p50,
+            p99: 2.0 * p50,
+            max: 3.0 * p50,
+        };
+        let with_queue = |p50: f64| RunDetail {
+            in_flight_peak: Some(10),
+            phases_ms: Some(PhasesMs {
+                queue: Some(summary(p50)),
+                ..PhasesMs::default()
+            }),
+        };
+        let details = [
+            with_queue(1.0),
+            with_queue(5.0),
+            with_queue(3.0),
+            RunDetail::default(),
+        ];
+        let phases = point_phases(details.iter()).unwrap();
+        let queue = phases.get(Phase::Queue).unwrap();
+        assert_eq!((queue.p50, queue.p99, queue.max), (3.0, 6.0, 15.0));
+        assert!(phases.get(Phase::Connect).is_none());
+        assert!(point_phases([RunDetail::default()].iter()).is_none());
+    }
+
+    #[test]
+    fn csv_rows_have_every_column_with_and_without_a_report() {
+        let row = Row {
+            figure: 8,
+            series: "threads".to_owned(),
+            executor: "threads".to_owned(),
+            gil: false,
+            n: 10,
+            repeat: 1,
+            run: None,
+            status: Status::Skipped,
+            reason: Some("capped".to_owned()),
+            report: None,
+            detail: RunDetail {
+                in_flight_peak: Some(9),
+                phases_ms: None,
+            },
+        };
+        let csv = to_csv(&[row]);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[1].split(',').count(), CSV_COLUMNS.len(), "{csv}");
+        let column = CSV_COLUMNS
+            .iter()
+            .position(|c| *c == "in_flight_peak")
+            .unwrap();
+        assert_eq!(lines[1].split(',').nth(column), Some("9"));
     }
 }

@@ -4,6 +4,7 @@
 //! and keeps a crashing or hanging executor from taking the sweep down: a
 //! run that fails or times out becomes an error string, never a panic.
 
+use super::phases::RunDetail;
 use super::plan::RunSpec;
 use pipeline::RunReport;
 use std::io::Read;
@@ -52,11 +53,12 @@ impl Runner {
         args
     }
 
-    /// Runs `spec` once and returns its report, or why it failed. A run is
-    /// killed after `timeout`; a run in which any batch failed is a failure
-    /// unless the sweep injects faults.
-    pub fn run(&self, spec: &RunSpec, timeout: Duration) -> Result<RunReport, String> {
-        let report = self.run_child(spec, timeout)?;
+    /// Runs `spec` once and returns its report with the keys that
+    /// [`RunDetail`] reads beside it, or why it failed. A run is killed after
+    /// `timeout`; a run in which any batch failed is a failure unless the
+    /// sweep injects faults.
+    pub fn run(&self, spec: &RunSpec, timeout: Duration) -> Result<(RunReport, RunDetail), String> {
+        let (report, detail) = self.run_child(spec, timeout)?;
         if !self.tolerate_failed_batches && (report.ok != spec.batches || report.failed > 0) {
             let first = report
                 .errors
@@ -67,10 +69,14 @@ impl Runner {
                 report.failed, spec.batches
             ));
         }
-        Ok(report)
+        Ok((report, detail))
     }
 
-    fn run_child(&self, spec: &RunSpec, timeout: Duration) -> Result<RunReport, String> {
+    fn run_child(
+        &self,
+        spec: &RunSpec,
+        timeout: Duration,
+    ) -> Result<(RunReport, RunDetail), String> {
         let deadline = Instant::now() + timeout;
         let mut child = Command::new(&self.program)
             .args(self.args(spec))
@@ -140,8 +146,12 @@ impl Runner {
                 .unwrap_or("no message");
             return Err(format!("exited with {status}: {said}"));
         }
-        serde_json::from_str(stdout.trim())
-            .map_err(|error| format!("its JSON report does not parse: {error}"))
+        let parse_error =
+            |error: serde_json::Error| format!("its JSON report does not parse: {error}");
+        let json: serde_json::Value = serde_json::from_str(stdout.trim()).map_err(parse_error)?;
+        let detail = RunDetail::from_report(&json);
+        let report = serde_json::from_value(json).map_err(parse_error)?;
+        Ok((report, detail))
     }
 }
 
