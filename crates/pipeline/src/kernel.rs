@@ -1,10 +1,10 @@
 //! The preprocess kernel: real CPU work on the fetched values, calibrated in rounds.
 
 use crate::gil::GilHold;
-use crate::{BatchError, UpstreamKind, Workload};
+use crate::{BatchError, Fetched, Phases, UpstreamKind, Workload};
 use serde::{Deserialize, Serialize};
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What preprocessing one batch produced.
 ///
@@ -15,6 +15,22 @@ pub struct Processed {
     pub digest: u64,
     /// Thread CPU time spent decoding and preprocessing (excludes GIL waits).
     pub cpu: Duration,
+    /// Where the batch's time went. [`process`] fills in `queue` (the wait
+    /// for the GIL), `decode` and `preprocess`; [`process_fetched`] the
+    /// fetch's phases too.
+    #[serde(default)]
+    pub phases: Phases,
+}
+
+impl Processed {
+    /// The same result, with `waited` more in the `queue` phase: for
+    /// executors that hand a batch between threads or processes outside the
+    /// fetch and the kernel (`spawn_blocking`'s return to the event loop, a
+    /// worker process's pipes), where only they can see the time it takes.
+    pub fn queued_for(mut self, waited: Duration) -> Self {
+        self.phases.queue += waited;
+        self
+    }
 }
 
 /// The JSON body of `GET /features/{id}`.
@@ -32,10 +48,50 @@ struct FeatureBatch {
 /// when `workload.gil` is set. The digest depends on the batch and its values
 /// only, never on the number of rounds, so that runs with differently
 /// calibrated CPU work still agree on the checksum.
+///
+/// The result's phases hold the wait for the GIL (`queue`), `decode` and
+/// `preprocess`; executors that fetched the body use [`process_fetched`],
+/// which adds the fetch's phases.
 pub fn process(workload: &Workload, id: u64, body: &[u8]) -> Result<Processed, BatchError> {
     let cpu_before = thread_cpu_time();
+    process_from(workload, id, body, cpu_before, Instant::now())
+}
+
+/// [`process`] for a body fetched by [`crate::BlockingFetcher::fetch_timed`] or
+/// [`crate::AsyncFetcher::fetch_timed`]: the result's phases cover the whole
+/// batch, from the fetch issued to the kernel done, and the time between the
+/// body's arrival and this call (a channel, a thread pool, a task not yet
+/// polled) is in `queue`.
+pub fn process_fetched(
+    workload: &Workload,
+    id: u64,
+    fetched: &Fetched<impl AsRef<[u8]>>,
+) -> Result<Processed, BatchError> {
+    let cpu_before = thread_cpu_time();
+    let entered = Instant::now();
+    let mut processed = process_from(workload, id, fetched.body.as_ref(), cpu_before, entered)?;
+    let fetch = fetched.times.phases();
+    let phases = &mut processed.phases;
+    phases.connect = fetch.connect;
+    phases.wait = fetch.wait;
+    phases.receive = fetch.receive;
+    phases.queue += fetch.queue + entered.saturating_duration_since(fetched.times.received);
+    Ok(processed)
+}
+
+/// [`process`], from `entered`, the first stamp of the caller, taken after
+/// its `cpu_before` so that no system call lies between stamps.
+fn process_from(
+    workload: &Workload,
+    id: u64,
+    body: &[u8],
+    cpu_before: Duration,
+    entered: Instant,
+) -> Result<Processed, BatchError> {
     let mut gil = GilHold::acquire(workload.gil);
+    let gil_taken = Instant::now();
     let values = decode(workload.upstream.kind, id, body)?;
+    let decoded = Instant::now();
     let first = kernel_round(&values, 0);
     let mut sink = first;
     for round in 1..workload.cpu_rounds {
@@ -44,9 +100,19 @@ pub fn process(workload: &Workload, id: u64, body: &[u8]) -> Result<Processed, B
     }
     black_box(sink);
     drop(gil);
+    let cpu = thread_cpu_time().saturating_sub(cpu_before);
+    // The last stamp, after the last system call: a thread preempted on its
+    // way out of one would otherwise lose that time from every phase.
+    let done = Instant::now();
     Ok(Processed {
         digest: batch_digest(id, values.len(), first),
-        cpu: thread_cpu_time().saturating_sub(cpu_before),
+        cpu,
+        phases: Phases {
+            queue: gil_taken.saturating_duration_since(entered),
+            decode: decoded.saturating_duration_since(gil_taken),
+            preprocess: done.saturating_duration_since(decoded),
+            ..Phases::default()
+        },
     })
 }
 
