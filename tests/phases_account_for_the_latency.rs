@@ -65,10 +65,17 @@ fn phases_add_up_to_each_batch_latency_on_a_blocking_and_an_async_executor() {
             );
         }
         // The median batch's phases, added, come near the median latency.
-        let sum_of_p50s: f64 = ["connect", "wait", "receive", "decode", "queue", "preprocess"]
-            .iter()
-            .map(|name| phase(&report, name, "p50"))
-            .sum();
+        let sum_of_p50s: f64 = [
+            "connect",
+            "wait",
+            "receive",
+            "decode",
+            "queue",
+            "preprocess",
+        ]
+        .iter()
+        .map(|name| phase(&report, name, "p50"))
+        .sum();
         let latency = report["latency_ms"]["p50"].as_f64().unwrap();
         assert!(
             sum_of_p50s > 0.7 * latency && sum_of_p50s < 1.5 * latency,
@@ -154,7 +161,14 @@ fn the_table_shows_the_phases_and_the_in_flight_peak() {
     assert!(output.status.success(), "{output:?}");
     let table = String::from_utf8_lossy(&output.stdout);
     assert!(table.contains("in flight peak  1"), "{table}");
-    for name in ["connect", "wait", "receive", "decode", "queue", "preprocess"] {
+    for name in [
+        "connect",
+        "wait",
+        "receive",
+        "decode",
+        "queue",
+        "preprocess",
+    ] {
         assert!(
             table.lines().any(|line| line.starts_with(name)),
             "no {name} row in:\n{table}"

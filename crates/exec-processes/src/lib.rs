@@ -237,7 +237,7 @@ pub fn work(input: impl BufRead, output: impl Write + Send) -> Result<(), Error>
                 Ok(ToWorker::Batch { id }) => id,
                 _ => return Err(Error::Protocol(format!("expected a batch, got {line:?}"))),
             };
-            // From here to the fetch's start (the thread's start-up) the batch waits in this worker.
+            // The worker's span of the batch starts here, before its thread does.
             let received = Instant::now();
             let job = move || answer(workload, fetcher, output, id, received);
             let spawned = std::thread::Builder::new()
@@ -291,15 +291,14 @@ fn answer(
     received: Instant,
 ) {
     let (fetched, retries) = fetcher.fetch_counting_retries(id);
-    let result = fetched.and_then(|fetched| {
-        let started_after = fetched.times.started.saturating_duration_since(received);
-        pipeline::process_fetched(workload, id, &fetched).map(|p| p.queued_for(started_after))
-    });
+    let result = fetched.and_then(|fetched| pipeline::process_fetched(workload, id, &fetched));
+    // The worker's books close here: its phases cover its whole span.
+    let answered = Instant::now();
     let reply = FromWorker {
         id,
-        result,
+        result: result.map(|processed| processed.accounted(received, answered)),
         retries,
-        span: received.elapsed(),
+        span: answered.saturating_duration_since(received),
     };
     let mut line = serde_json::to_vec(&reply).expect("a reply serializes");
     line.push(b'\n');

@@ -269,15 +269,11 @@ async fn batch_task(shared: Arc<Shared>, offload: bool) -> Vec<BatchOutcome> {
             Ok(fetched) if offload => {
                 // The event loop only waits here; a blocking-pool thread does the CPU work.
                 let shared = Arc::clone(&shared);
-                let job = move || {
-                    let result = pipeline::process_fetched(&shared.workload, id, &fetched);
-                    (result, Instant::now())
-                };
                 // The hand-back, from the kernel's end to this task running
-                // again on the event loop, is the batch's wait too.
+                // again on the event loop, counts in the batch's `queue`.
+                let job = move || pipeline::process_fetched(&shared.workload, id, &fetched);
                 tokio::task::spawn_blocking(job)
                     .await
-                    .map(|(result, done)| result.map(|p| p.queued_for(done.elapsed())))
                     .unwrap_or_else(|lost| Err(BatchError::WorkerLost(lost.to_string())))
             }
             // Inline: the worker thread (or the only thread) is busy until it is done.

@@ -146,7 +146,7 @@ fn classify(error: ureq::Error, timeout_ms: u64) -> BatchError {
     }
 }
 
-/// When one attempt reached each point; its start is the fetch's for the first.
+/// When the attempt that succeeded reached each point after its start.
 #[derive(Debug, Clone, Copy)]
 struct AttemptTimes {
     connected: Instant,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 /// What preprocessing one batch produced.
 ///
 /// It is serializable so that a worker process can send it across a pipe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Processed {
     /// The batch's digest; [`combine_digests`] folds these into the run checksum.
     pub digest: u64,
@@ -20,13 +20,31 @@ pub struct Processed {
     /// fetch's phases too.
     #[serde(default)]
     pub phases: Phases,
+    /// When the fetch began and the kernel ended, on this process's clock
+    /// (set by [`process_fetched`]; never sent across a pipe).
+    #[serde(skip)]
+    pub(crate) bounds: Option<(Instant, Instant)>,
 }
 
 impl Processed {
-    /// The same result, with `waited` more in the `queue` phase: for
-    /// executors that hand a batch between threads or processes outside the
-    /// fetch and the kernel (`spawn_blocking`'s return to the event loop, a
-    /// worker process's pipes), where only they can see the time it takes.
+    /// Closes the books of a batch that the executor issued at `issued` and
+    /// got back at `finished`: the time before the fetch began (a thread
+    /// starting, a task's first poll) goes to `connect`, and the time after
+    /// the kernel ended (`spawn_blocking`'s return to the event loop, say)
+    /// to `queue`, so that the phases add up to the batch's latency.
+    /// [`crate::BatchOutcome::new`] calls it; a result that crossed a process
+    /// boundary has no bounds and is left as it is.
+    pub fn accounted(mut self, issued: Instant, finished: Instant) -> Self {
+        if let Some((started, done)) = self.bounds.take() {
+            self.phases.connect += started.saturating_duration_since(issued);
+            self.phases.queue += finished.saturating_duration_since(done);
+        }
+        self
+    }
+
+    /// The same result, with `waited` more in the `queue` phase: for an
+    /// executor that hands the result across a boundary where the clock
+    /// does not go (a worker process's pipes) and measures the trip itself.
     pub fn queued_for(mut self, waited: Duration) -> Self {
         self.phases.queue += waited;
         self
@@ -76,6 +94,9 @@ pub fn process_fetched(
     phases.wait = fetch.wait;
     phases.receive = fetch.receive;
     phases.queue += fetch.queue + entered.saturating_duration_since(fetched.times.received);
+    processed.bounds = processed
+        .bounds
+        .map(|(_, done)| (fetched.times.started, done));
     Ok(processed)
 }
 
@@ -113,6 +134,7 @@ fn process_from(
             preprocess: done.saturating_duration_since(decoded),
             ..Phases::default()
         },
+        bounds: Some((entered, done)),
     })
 }
 

@@ -6,7 +6,7 @@
 //!
 //! | phase | from | to |
 //! |---|---|---|
-//! | `connect` | fetch issued | connection ready for the attempt that succeeded |
+//! | `connect` | batch issued by the executor | connection ready for the attempt that succeeded |
 //! | `wait` | connection ready | response head (first byte on the blocking path) |
 //! | `receive` | response head | last body byte, content-decoded |
 //! | `queue` | (see below) | |
@@ -14,6 +14,9 @@
 //! | `preprocess` | values decoded | kernel rounds done |
 //!
 //! Conventions, so that nothing is lost and nothing is counted twice:
+//! - the batch starts when the executor issues it ([`crate::BatchOutcome`]'s
+//!   `issued`); anything before the fetch's first step (a new thread
+//!   starting, its first stack pages) is in `connect`;
 //! - failed attempts and the backoff before a retry are in `connect`: the
 //!   connection that counts is the one of the attempt that succeeded;
 //! - a kept-alive connection is ready when it is taken from the pool;
@@ -24,13 +27,18 @@
 //!   for the emulated GIL before decoding (a Python thread waits the same
 //!   way before it can run its callback; the GIL hand-offs *during* the
 //!   kernel stay in `preprocess`, interleaved with the work as in CPython),
-//!   any hand-back after preprocessing (`spawn_blocking` returning to the
-//!   event loop, a worker process's pipes), and, on the async path, every
+//!   any hand-back after preprocessing until the executor holds the result
+//!   (`spawn_blocking` returning to the event loop, a worker process's
+//!   pipes, a thread preempted on its way out), and, on the async path, every
 //!   wait between a wake-up of the fetching task and its next poll. That
 //!   last part is the runtime's scheduling delay, measured by a waker that
 //!   stamps the time it is woken ([`Scheduled`]): on one event loop busy with
 //!   CPU work a reply that arrived is read only when the loop gets to it, and
-//!   that delay is subtracted from the phase it fell in and counted here;
+//!   that delay is subtracted from the phase it fell in and counted here.
+//!   A wake-up comes from the runtime's reactor, so a reply that reached the
+//!   socket while the reactor was not being polled (one event loop running
+//!   CPU work between its polls of the reactor) is noticed late, and that
+//!   lateness stays in `wait`: only kernel receive timestamps could move it;
 //! - on the blocking path the kernel schedules threads, and a thread ready
 //!   to run but waiting for a core is not visible to the program: that wait
 //!   stays inside the phase in which it happened.

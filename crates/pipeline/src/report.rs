@@ -23,13 +23,15 @@ pub struct BatchOutcome {
 }
 
 impl BatchOutcome {
-    /// Records a batch that ends now.
+    /// Records a batch that ends now. An ok batch's phases are extended to
+    /// cover `issued` to now (see [`Processed::accounted`]).
     pub fn new(id: u64, issued: Instant, result: Result<Processed, BatchError>) -> Self {
+        let finished = Instant::now();
         BatchOutcome {
             id,
             issued,
-            finished: Instant::now(),
-            result,
+            finished,
+            result: result.map(|processed| processed.accounted(issued, finished)),
         }
     }
 }
@@ -535,7 +537,7 @@ mod tests {
             Ok(Processed {
                 digest,
                 cpu: Duration::from_millis(2),
-                phases: crate::Phases::default(),
+                ..Processed::default()
             })
         };
         let outcomes = vec![
@@ -602,6 +604,7 @@ mod tests {
                     queue: ms(queue_ms),
                     ..crate::Phases::default()
                 },
+                ..Processed::default()
             }),
         };
         let failed = BatchOutcome {
