@@ -757,6 +757,12 @@ pub fn print_report(report: &RunReport) {
         ),
         ("threads peak", report.threads_peak.to_string()),
         (
+            "in flight peak",
+            report
+                .in_flight_peak
+                .map_or("n/a (not measured)".into(), |peak| peak.to_string()),
+        ),
+        (
             "ok / failed",
             format!(
                 "{} / {} ({} retries)",
@@ -771,5 +777,32 @@ pub fn print_report(report: &RunReport) {
     }
     for error in &report.errors {
         println!("{:<width$}  {error}", "error");
+    }
+    if let Some(phases) = &report.phases_ms {
+        print_phases(phases, report.phases_gap_max);
+    }
+}
+
+/// Prints where the ok batches' latency went: one line per phase.
+fn print_phases(phases: &pipeline::PhaseSummary, gap_max: Option<f64>) {
+    println!();
+    println!(
+        "{:<12}{:>10}{:>10}{:>10}",
+        "phase (ms)", "p50", "p99", "max"
+    );
+    for (name, summary) in pipeline::PhaseSummary::NAMES
+        .into_iter()
+        .zip(phases.as_array())
+    {
+        println!(
+            "{name:<12}{:>10.2}{:>10.2}{:>10.2}",
+            summary.p50, summary.p99, summary.max
+        );
+    }
+    if let Some(gap) = gap_max {
+        println!(
+            "(per batch, the phases add up to its latency within {:.2}%)",
+            gap * 100.0
+        );
     }
 }

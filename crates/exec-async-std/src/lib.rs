@@ -146,9 +146,9 @@ async fn batch_task(shared: Arc<Shared>) -> Vec<BatchOutcome> {
         // The CPU work runs inline: it occupies one pool thread while the others go on.
         let result = shared
             .fetcher
-            .fetch(id)
+            .fetch_timed(id)
             .await
-            .and_then(|body| pipeline::process(&shared.workload, id, &body));
+            .and_then(|fetched| pipeline::process_fetched(&shared.workload, id, &fetched));
         outcomes.push(BatchOutcome::new(id, issued, result));
     }
 }

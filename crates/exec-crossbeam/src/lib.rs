@@ -23,7 +23,7 @@
 //! ```
 
 use crossbeam_channel::{Receiver, Sender};
-use pipeline::{BatchError, BatchOutcome, BlockingFetcher, RunClock, RunReport, Workload};
+use pipeline::{BatchError, BatchOutcome, BlockingFetcher, Fetched, RunClock, RunReport, Workload};
 use std::thread::{Scope, ScopedJoinHandle};
 use std::time::Instant;
 
@@ -109,10 +109,10 @@ pub fn run(workload: &Workload) -> Result<RunReport, Error> {
 }
 
 /// A fetched batch on its way to the CPU stage.
-struct Fetched {
+struct FetchedBatch {
     id: u64,
     issued: Instant,
-    body: Result<Vec<u8>, BatchError>,
+    fetched: Result<Fetched<Vec<u8>>, BatchError>,
 }
 
 /// Starts one fetch thread per request allowed in flight.
@@ -121,7 +121,7 @@ fn spawn_fetch_stage<'scope, 'env>(
     workload: &'env Workload,
     fetcher: &'env BlockingFetcher,
     ids: &Receiver<u64>,
-    fetched: &Sender<Fetched>,
+    fetched: &Sender<FetchedBatch>,
 ) -> Result<(), Error> {
     for index in 0..workload.in_flight_limit() {
         let (ids, fetched) = (ids.clone(), fetched.clone());
@@ -133,8 +133,14 @@ fn spawn_fetch_stage<'scope, 'env>(
             .spawn_scoped(scope, move || {
                 for id in ids {
                     let issued = Instant::now();
-                    let body = fetcher.fetch(id);
-                    if fetched.send(Fetched { id, issued, body }).is_err() {
+                    // The body and when it arrived: the wait in the channel
+                    // until a CPU worker is free is the batch's `queue` phase.
+                    let batch = FetchedBatch {
+                        id,
+                        issued,
+                        fetched: fetcher.fetch_timed(id),
+                    };
+                    if fetched.send(batch).is_err() {
                         // Every CPU worker is gone; nothing can use this batch.
                         break;
                     }
@@ -152,13 +158,20 @@ fn spawn_fetch_stage<'scope, 'env>(
 }
 
 /// One CPU worker: preprocesses fetched batches until the fetch stage hangs up.
-fn preprocess_stage(workload: &Workload, fetched: Receiver<Fetched>) -> Vec<BatchOutcome> {
+fn preprocess_stage(workload: &Workload, fetched: Receiver<FetchedBatch>) -> Vec<BatchOutcome> {
     fetched
         .iter()
-        .map(|Fetched { id, issued, body }| {
-            let result = body.and_then(|body| pipeline::process(workload, id, &body));
-            BatchOutcome::new(id, issued, result)
-        })
+        .map(
+            |FetchedBatch {
+                 id,
+                 issued,
+                 fetched,
+             }| {
+                let result =
+                    fetched.and_then(|fetched| pipeline::process_fetched(workload, id, &fetched));
+                BatchOutcome::new(id, issued, result)
+            },
+        )
         .collect()
 }
 

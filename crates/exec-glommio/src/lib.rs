@@ -262,10 +262,10 @@ async fn run_shard(workload: Workload, shard: usize, n_shards: usize) -> Vec<Bat
                         break;
                     };
                     let issued = Instant::now();
-                    let result = match fetcher.fetch(id).await {
+                    let result = match fetcher.fetch_timed(id).await {
                         // CPU work inline, on this shard's core: the other
                         // tasks of the shard wait, the other shards do not.
-                        Ok(body) => pipeline::process(&workload, id, &body),
+                        Ok(fetched) => pipeline::process_fetched(&workload, id, &fetched),
                         Err(error) => Err(error),
                     };
                     outcomes.push(BatchOutcome::new(id, issued, result));

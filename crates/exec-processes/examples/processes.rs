@@ -66,8 +66,8 @@ fn threads_under_one_gil(workload: &Workload) -> RunReport {
                 scope.spawn(move || {
                     let issued = std::time::Instant::now();
                     let result = fetcher
-                        .fetch(id)
-                        .and_then(|body| pipeline::process(workload, id, &body));
+                        .fetch_timed(id)
+                        .and_then(|fetched| pipeline::process_fetched(workload, id, &fetched));
                     pipeline::BatchOutcome::new(id, issued, result)
                 })
             })

@@ -44,7 +44,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, mpsc};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The name of this executor in `runtime-lab list` and in reports.
 pub const NAME: &str = "processes";
@@ -237,7 +237,9 @@ pub fn work(input: impl BufRead, output: impl Write + Send) -> Result<(), Error>
                 Ok(ToWorker::Batch { id }) => id,
                 _ => return Err(Error::Protocol(format!("expected a batch, got {line:?}"))),
             };
-            let job = move || answer(workload, fetcher, output, id);
+            // The worker's span of the batch starts here, before its thread does.
+            let received = Instant::now();
+            let job = move || answer(workload, fetcher, output, id, received);
             let spawned = std::thread::Builder::new()
                 .name(format!("batch-{id}"))
                 .stack_size(256 * 1024)
@@ -274,16 +276,29 @@ struct FromWorker {
     result: Result<Processed, BatchError>,
     /// Retries the worker made for this batch; the parent adds them to its count.
     retries: u32,
+    /// The worker's time on the batch, from reading its id to answering:
+    /// the parent counts the rest of its latency, the two pipe trips, as `queue`.
+    #[serde(default)]
+    span: Duration,
 }
 
 /// Fetches, preprocesses and answers one batch (in a worker).
-fn answer(workload: &Workload, fetcher: &BlockingFetcher, output: &Mutex<impl Write>, id: u64) {
+fn answer(
+    workload: &Workload,
+    fetcher: &BlockingFetcher,
+    output: &Mutex<impl Write>,
+    id: u64,
+    received: Instant,
+) {
     let (fetched, retries) = fetcher.fetch_counting_retries(id);
-    let result = fetched.and_then(|body| pipeline::process(workload, id, &body));
+    let result = fetched.and_then(|fetched| pipeline::process_fetched(workload, id, &fetched));
+    // The worker's books close here: its phases cover its whole span.
+    let answered = Instant::now();
     let reply = FromWorker {
         id,
-        result,
+        result: result.map(|processed| processed.accounted(received, answered)),
         retries,
+        span: answered.saturating_duration_since(received),
     };
     let mut line = serde_json::to_vec(&reply).expect("a reply serializes");
     line.push(b'\n');
@@ -436,8 +451,16 @@ impl Parent<'_> {
                     // The worker's retries happened in its process: count them here.
                     pipeline::count_retries(u64::from(reply.retries));
                     if let Some(issued) = self.workers[worker].outstanding.remove(&reply.id) {
-                        self.outcomes
-                            .push(BatchOutcome::new(reply.id, issued, reply.result));
+                        let finished = Instant::now();
+                        let pipes = finished
+                            .saturating_duration_since(issued)
+                            .saturating_sub(reply.span);
+                        self.outcomes.push(BatchOutcome {
+                            id: reply.id,
+                            issued,
+                            finished,
+                            result: reply.result.map(|p| p.queued_for(pipes)),
+                        });
                     }
                     self.dispatch();
                 }
@@ -585,12 +608,13 @@ mod tests {
             id: 3,
             result: Err(BatchError::Status(503)),
             retries: 2,
+            span: Duration::from_millis(7),
         };
         let line = serde_json::to_string(&reply).unwrap();
         let back: FromWorker = serde_json::from_str(&line).unwrap();
         assert_eq!(
-            (back.id, back.result, back.retries),
-            (3, Err(BatchError::Status(503)), 2)
+            (back.id, back.result, back.retries, back.span),
+            (3, Err(BatchError::Status(503)), 2, Duration::from_millis(7))
         );
     }
 }

@@ -68,8 +68,8 @@ pub fn run(workload: &Workload) -> Result<RunReport, Error> {
             .map(|id| {
                 let issued = Instant::now();
                 let result = fetcher
-                    .fetch(id)
-                    .and_then(|body| pipeline::process(workload, id, &body));
+                    .fetch_timed(id)
+                    .and_then(|fetched| pipeline::process_fetched(workload, id, &fetched));
                 BatchOutcome::new(id, issued, result)
             })
             .collect()

@@ -32,8 +32,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let issued = Instant::now();
         // `fetch` blocks this thread for the whole delay: nothing else runs.
         let result = fetcher
-            .fetch(id)
-            .and_then(|body| pipeline::process(&workload, id, &body));
+            .fetch_timed(id)
+            .and_then(|fetched| pipeline::process_fetched(&workload, id, &fetched));
         outcomes.push(BatchOutcome::new(id, issued, result));
     }
     let by_hand = clock.finish(&workload, "serial (by hand)", outcomes);

@@ -188,9 +188,9 @@ async fn batch_task(
         let issued = Instant::now();
         // The CPU work runs inline: it occupies one executor thread while the others go on.
         let result = fetcher
-            .fetch(id)
+            .fetch_timed(id)
             .await
-            .and_then(|body| pipeline::process(workload, id, &body));
+            .and_then(|fetched| pipeline::process_fetched(workload, id, &fetched));
         outcomes.push(BatchOutcome::new(id, issued, result));
     }
 }

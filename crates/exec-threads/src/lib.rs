@@ -78,8 +78,8 @@ pub fn run(workload: &Workload) -> Result<RunReport, Error> {
                         }
                         let issued = Instant::now();
                         let result = fetcher
-                            .fetch(id)
-                            .and_then(|body| pipeline::process(workload, id, &body));
+                            .fetch_timed(id)
+                            .and_then(|fetched| pipeline::process_fetched(workload, id, &fetched));
                         let outcome = BatchOutcome::new(id, issued, result);
                         outcomes
                             .lock()

@@ -265,16 +265,19 @@ async fn batch_task(shared: Arc<Shared>, offload: bool) -> Vec<BatchOutcome> {
             return outcomes;
         }
         let issued = Instant::now();
-        let result = match shared.fetcher.fetch(id).await {
-            Ok(body) if offload => {
+        let result = match shared.fetcher.fetch_timed(id).await {
+            Ok(fetched) if offload => {
                 // The event loop only waits here; a blocking-pool thread does the CPU work.
                 let shared = Arc::clone(&shared);
-                tokio::task::spawn_blocking(move || pipeline::process(&shared.workload, id, &body))
+                // The hand-back, from the kernel's end to this task running
+                // again on the event loop, counts in the batch's `queue`.
+                let job = move || pipeline::process_fetched(&shared.workload, id, &fetched);
+                tokio::task::spawn_blocking(job)
                     .await
                     .unwrap_or_else(|lost| Err(BatchError::WorkerLost(lost.to_string())))
             }
             // Inline: the worker thread (or the only thread) is busy until it is done.
-            Ok(body) => pipeline::process(&shared.workload, id, &body),
+            Ok(fetched) => pipeline::process_fetched(&shared.workload, id, &fetched),
             Err(error) => Err(error),
         };
         outcomes.push(BatchOutcome::new(id, issued, result));

@@ -1,7 +1,12 @@
 //! The blocking fetch path, shared by every executor that blocks a thread per request.
 
-use crate::{BatchError, Connections, MAX_BODY_BYTES, Workload};
-use std::time::Duration;
+use crate::{BatchError, Connections, FetchTimes, Fetched, MAX_BODY_BYTES, Workload};
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
+};
 
 /// A blocking HTTP/1.1 client (ureq) for one workload.
 ///
@@ -33,8 +38,11 @@ impl BlockingFetcher {
             .max_idle_connections_per_host(idle)
             .timeout_global(Some(Duration::from_millis(workload.timeout_ms)))
             .build();
+        // ureq's own connector chain (plain TCP here), with each transport
+        // it makes wrapped in one that stamps the points of the exchange.
+        let connector = DefaultConnector::new().chain(TimingConnector);
         BlockingFetcher {
-            agent: ureq::Agent::new_with_config(config),
+            agent: ureq::Agent::with_parts(config, connector, DefaultResolver::default()),
             workload: workload.clone(),
         }
     }
@@ -42,16 +50,38 @@ impl BlockingFetcher {
     /// Fetches batch `id` and returns the response body, retrying transient
     /// failures as the workload allows (see [`crate::is_retryable`]).
     pub fn fetch(&self, id: u64) -> Result<Vec<u8>, BatchError> {
+        self.fetch_timed(id).map(|fetched| fetched.body)
+    }
+
+    /// Like [`BlockingFetcher::fetch`], and also says when the fetch reached
+    /// each point, for [`crate::process_fetched`] to cut the batch's latency
+    /// into phases.
+    pub fn fetch_timed(&self, id: u64) -> Result<Fetched<Vec<u8>>, BatchError> {
         self.fetch_counting_retries(id).0
     }
 
-    /// Like [`BlockingFetcher::fetch`], and also says how many retries it
-    /// took, for executors that report retries made in another process.
-    pub fn fetch_counting_retries(&self, id: u64) -> (Result<Vec<u8>, BatchError>, u32) {
-        crate::retry::with_retries(&self.workload, id, |attempt| self.fetch_once(id, attempt))
+    /// Like [`BlockingFetcher::fetch_timed`], and also says how many retries
+    /// it took, for executors that report retries made in another process.
+    pub fn fetch_counting_retries(&self, id: u64) -> (Result<Fetched<Vec<u8>>, BatchError>, u32) {
+        let started = Instant::now();
+        let (result, retries) =
+            crate::retry::with_retries(&self.workload, id, |attempt| self.fetch_once(id, attempt));
+        let fetched = result.map(|(body, wire)| Fetched {
+            body,
+            times: FetchTimes {
+                started,
+                connected: wire.connected,
+                responded: wire.responded,
+                received: wire.received,
+                scheduling: [Duration::ZERO; 3],
+            },
+        });
+        (fetched, retries)
     }
 
-    fn fetch_once(&self, id: u64, attempt: u32) -> Result<Vec<u8>, BatchError> {
+    fn fetch_once(&self, id: u64, attempt: u32) -> Result<(Vec<u8>, AttemptTimes), BatchError> {
+        let attempt_started = Instant::now();
+        WIRE.set(WireTimes::default());
         // The address resolved when the workload was built, as the async
         // path connects to; the `host` header names the host as given.
         let url = format!(
@@ -64,6 +94,7 @@ impl BlockingFetcher {
             request = request.header(name, value);
         }
         let mut response = request.call().map_err(|err| self.classify(err))?;
+        let head_read = Instant::now();
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
             return Err(BatchError::Status(status));
@@ -78,7 +109,21 @@ impl BlockingFetcher {
             .headers()
             .get("content-encoding")
             .map(|value| value.as_bytes());
-        Ok(crate::wire::decode_content(encoding, &body)?.unwrap_or(body))
+        let body = crate::wire::decode_content(encoding, &body)?.unwrap_or(body);
+        // Closing a fresh connection (or pooling a kept one) is part of receiving.
+        drop(response);
+        // The transport stamped the connection and the first byte of the
+        // reply on this thread (ureq does its I/O on the caller's thread).
+        let wire = WIRE.get();
+        let connected = wire.connected.unwrap_or(attempt_started);
+        Ok((
+            body,
+            AttemptTimes {
+                connected,
+                responded: wire.responded.unwrap_or(head_read).max(connected),
+                received: Instant::now(),
+            },
+        ))
     }
 
     fn classify(&self, error: ureq::Error) -> BatchError {
@@ -98,5 +143,93 @@ fn classify(error: ureq::Error, timeout_ms: u64) -> BatchError {
             BatchError::Connect(error.to_string())
         }
         other => BatchError::Http(other.to_string()),
+    }
+}
+
+/// When the attempt that succeeded reached each point after its start.
+#[derive(Debug, Clone, Copy)]
+struct AttemptTimes {
+    connected: Instant,
+    responded: Instant,
+    received: Instant,
+}
+
+/// What the transport saw of the current attempt on this thread.
+#[derive(Debug, Clone, Copy, Default)]
+struct WireTimes {
+    /// A new connection was made, or a pooled one first written to.
+    connected: Option<Instant>,
+    /// The first bytes of the reply were read.
+    responded: Option<Instant>,
+    /// The request was written and no reply byte has been read since.
+    awaiting_reply: bool,
+}
+
+thread_local! {
+    /// ureq does all the I/O of a call on the calling thread, so the
+    /// transport reports to the fetch on that thread through this cell.
+    static WIRE: Cell<WireTimes> = Cell::new(WireTimes::default());
+}
+
+/// The last link of the connector chain: wraps each new connection in a [`TimedTransport`].
+#[derive(Debug)]
+struct TimingConnector;
+
+impl Connector<Box<dyn Transport>> for TimingConnector {
+    type Out = TimedTransport;
+
+    fn connect(
+        &self,
+        _details: &ConnectionDetails<'_>,
+        chained: Option<Box<dyn Transport>>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        Ok(chained.map(|inner| {
+            WIRE.set(WireTimes {
+                connected: Some(Instant::now()),
+                ..WIRE.get()
+            });
+            TimedTransport { inner }
+        }))
+    }
+}
+
+/// A transport that passes everything through and stamps, on this thread,
+/// when a request is written and when the first byte of its reply is read.
+#[derive(Debug)]
+struct TimedTransport {
+    inner: Box<dyn Transport>,
+}
+
+impl Transport for TimedTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.inner.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        let mut wire = WIRE.get();
+        // A pooled connection is ready when the request is first written to it.
+        wire.connected.get_or_insert_with(Instant::now);
+        wire.awaiting_reply = true;
+        WIRE.set(wire);
+        self.inner.transmit_output(amount, timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        let progressed = self.inner.await_input(timeout)?;
+        let mut wire = WIRE.get();
+        if progressed && wire.awaiting_reply {
+            wire.responded = Some(Instant::now());
+            wire.awaiting_reply = false;
+            WIRE.set(wire);
+        }
+        Ok(progressed)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.inner.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.inner.is_tls()
     }
 }

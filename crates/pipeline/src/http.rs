@@ -9,7 +9,10 @@
 //! and the runtime is the only variable between them. Each runtime supplies a
 //! [`Connect`] implementation for its own TCP stream.
 
-use crate::{BatchError, Connections, Workload, backoff, count_retries, is_retryable};
+use crate::phases::{Scheduled, WakeClock};
+use crate::{
+    BatchError, Connections, FetchTimes, Fetched, Workload, backoff, count_retries, is_retryable,
+};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future::{Either, select};
@@ -21,9 +24,9 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Largest response body any executor accepts; past it the batch fails.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -74,22 +77,60 @@ impl<C: Connect> AsyncFetcher<C> {
     /// within the workload's timeout, retrying transient failures as the
     /// workload allows (see [`crate::is_retryable`]).
     pub async fn fetch(&self, id: u64) -> Result<Bytes, BatchError> {
+        self.fetch_timed(id).await.map(|fetched| fetched.body)
+    }
+
+    /// Like [`AsyncFetcher::fetch`], and also says when the fetch reached
+    /// each point and how long the task waited to be polled after each
+    /// wake-up (its scheduling delay), for [`crate::process_fetched`] to cut
+    /// the batch's latency into phases.
+    pub async fn fetch_timed(&self, id: u64) -> Result<Fetched<Bytes>, BatchError> {
+        Scheduled::new(|clock| self.fetch_retrying(id, clock)).await
+    }
+
+    async fn fetch_retrying(
+        &self,
+        id: u64,
+        clock: Arc<WakeClock>,
+    ) -> Result<Fetched<Bytes>, BatchError> {
+        let started = Instant::now();
         let mut attempt = 0;
         loop {
-            match self.fetch_within_timeout(id, attempt).await {
+            match self.fetch_within_timeout(id, attempt, &clock).await {
                 Err(error) if attempt < self.workload.retries && is_retryable(&error) => {
                     attempt += 1;
                     count_retries(1);
                     self.connector.sleep(backoff(id, attempt)).await;
                 }
-                result => return result,
+                Err(error) => return Err(error),
+                Ok((body, [connected, responded, received])) => {
+                    return Ok(Fetched {
+                        body,
+                        times: FetchTimes {
+                            started,
+                            connected: connected.at,
+                            responded: responded.at,
+                            received: received.at,
+                            scheduling: [
+                                connected.delayed,
+                                responded.delayed.saturating_sub(connected.delayed),
+                                received.delayed.saturating_sub(responded.delayed),
+                            ],
+                        },
+                    });
+                }
             }
         }
     }
 
-    async fn fetch_within_timeout(&self, id: u64, attempt: u32) -> Result<Bytes, BatchError> {
+    async fn fetch_within_timeout(
+        &self,
+        id: u64,
+        attempt: u32,
+        clock: &WakeClock,
+    ) -> Result<(Bytes, [Stamp; 3]), BatchError> {
         let timeout_ms = self.workload.timeout_ms;
-        let fetch = pin!(self.fetch_once(id, attempt));
+        let fetch = pin!(self.fetch_once(id, attempt, clock));
         let timer = pin!(self.connector.sleep(Duration::from_millis(timeout_ms)));
         // `select` polls the fetch first: a reply that is ready wins over a
         // timer that expired while the thread was busy elsewhere.
@@ -99,23 +140,38 @@ impl<C: Connect> AsyncFetcher<C> {
         }
     }
 
-    async fn fetch_once(&self, id: u64, attempt: u32) -> Result<Bytes, BatchError> {
+    async fn fetch_once(
+        &self,
+        id: u64,
+        attempt: u32,
+        clock: &WakeClock,
+    ) -> Result<(Bytes, [Stamp; 3]), BatchError> {
         let pooled = self.workload.connections == Connections::Pooled;
         // A kept-alive connection can be closed by the server at any moment:
         // if reusing one fails, retry once on a new connection before failing the batch.
-        if pooled
-            && let Some((mut sender, mut driver)) = self.take_idle()
-            && let Ok(body) = self.exchange(id, attempt, &mut sender, &mut driver).await
-        {
-            self.put_idle(sender, driver);
-            return Ok(body);
+        if pooled && let Some((mut sender, mut driver)) = self.take_idle() {
+            // A pooled connection is ready when it is taken from the pool.
+            let connected = Stamp::now(clock);
+            if let Ok((body, responded)) = self
+                .exchange(id, attempt, &mut sender, &mut driver, clock)
+                .await
+            {
+                self.put_idle(sender, driver);
+                return Ok((body, [connected, responded, Stamp::now(clock)]));
+            }
         }
         let (mut sender, mut driver) = self.open().await?;
-        let body = self.exchange(id, attempt, &mut sender, &mut driver).await?;
+        let connected = Stamp::now(clock);
+        let (body, responded) = self
+            .exchange(id, attempt, &mut sender, &mut driver, clock)
+            .await?;
         if pooled {
             self.put_idle(sender, driver);
+        } else {
+            // Closing the socket is part of receiving on a fresh connection.
+            drop((sender, driver));
         }
-        Ok(body)
+        Ok((body, [connected, responded, Stamp::now(clock)]))
     }
 
     async fn open(&self) -> Result<(Sender, Driver<C::Io>), BatchError> {
@@ -131,14 +187,16 @@ impl<C: Connect> AsyncFetcher<C> {
     }
 
     /// Sends one request and reads the whole body, polling the connection
-    /// future alongside so that hyper can write the request and read the reply.
+    /// future alongside so that hyper can write the request and read the
+    /// reply; stamps when the response head was read.
     async fn exchange(
         &self,
         id: u64,
         attempt: u32,
         sender: &mut Sender,
         driver: &mut Driver<C::Io>,
-    ) -> Result<Bytes, BatchError> {
+        clock: &WakeClock,
+    ) -> Result<(Bytes, Stamp), BatchError> {
         // The same head as the blocking path's, header for header (`crate::wire`).
         let mut request = Request::get(self.workload.request_path(id, attempt));
         for (name, value) in crate::wire::request_headers(&self.workload) {
@@ -152,6 +210,7 @@ impl<C: Connect> AsyncFetcher<C> {
                 .send_request(request)
                 .await
                 .map_err(|err| BatchError::Http(err.to_string()))?;
+            let responded = Stamp::now(clock);
             let status = response.status().as_u16();
             if !response.status().is_success() {
                 return Err(BatchError::Status(status));
@@ -172,7 +231,8 @@ impl<C: Connect> AsyncFetcher<C> {
                 .headers
                 .get(header::CONTENT_ENCODING)
                 .map(|value| value.as_bytes());
-            Ok(crate::wire::decode_content(encoding, &body)?.map_or(body, Bytes::from))
+            let body = crate::wire::decode_content(encoding, &body)?.map_or(body, Bytes::from);
+            Ok((body, responded))
         });
         match select(response, driver.as_mut()).await {
             Either::Left((body, _)) => body,
@@ -204,6 +264,22 @@ impl<C: Connect> AsyncFetcher<C> {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push((sender, driver));
+    }
+}
+
+/// A point of a fetch: when it was reached, and the fetch's scheduling delay until then.
+#[derive(Debug, Clone, Copy)]
+struct Stamp {
+    at: Instant,
+    delayed: Duration,
+}
+
+impl Stamp {
+    fn now(clock: &WakeClock) -> Self {
+        Stamp {
+            at: Instant::now(),
+            delayed: clock.delayed(),
+        }
     }
 }
 

@@ -1,20 +1,54 @@
 //! The preprocess kernel: real CPU work on the fetched values, calibrated in rounds.
 
 use crate::gil::GilHold;
-use crate::{BatchError, UpstreamKind, Workload};
+use crate::{BatchError, Fetched, Phases, UpstreamKind, Workload};
 use serde::{Deserialize, Serialize};
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What preprocessing one batch produced.
 ///
 /// It is serializable so that a worker process can send it across a pipe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Processed {
     /// The batch's digest; [`combine_digests`] folds these into the run checksum.
     pub digest: u64,
     /// Thread CPU time spent decoding and preprocessing (excludes GIL waits).
     pub cpu: Duration,
+    /// Where the batch's time went. [`process`] fills in `queue` (the wait
+    /// for the GIL), `decode` and `preprocess`; [`process_fetched`] the
+    /// fetch's phases too.
+    #[serde(default)]
+    pub phases: Phases,
+    /// When the fetch began and the kernel ended, on this process's clock
+    /// (set by [`process_fetched`]; never sent across a pipe).
+    #[serde(skip)]
+    pub(crate) bounds: Option<(Instant, Instant)>,
+}
+
+impl Processed {
+    /// Closes the books of a batch that the executor issued at `issued` and
+    /// got back at `finished`: the time before the fetch began (a thread
+    /// starting, a task's first poll) goes to `connect`, and the time after
+    /// the kernel ended (`spawn_blocking`'s return to the event loop, say)
+    /// to `queue`, so that the phases add up to the batch's latency.
+    /// [`crate::BatchOutcome::new`] calls it; a result that crossed a process
+    /// boundary has no bounds and is left as it is.
+    pub fn accounted(mut self, issued: Instant, finished: Instant) -> Self {
+        if let Some((started, done)) = self.bounds.take() {
+            self.phases.connect += started.saturating_duration_since(issued);
+            self.phases.queue += finished.saturating_duration_since(done);
+        }
+        self
+    }
+
+    /// The same result, with `waited` more in the `queue` phase: for an
+    /// executor that hands the result across a boundary where the clock
+    /// does not go (a worker process's pipes) and measures the trip itself.
+    pub fn queued_for(mut self, waited: Duration) -> Self {
+        self.phases.queue += waited;
+        self
+    }
 }
 
 /// The JSON body of `GET /features/{id}`.
@@ -32,10 +66,53 @@ struct FeatureBatch {
 /// when `workload.gil` is set. The digest depends on the batch and its values
 /// only, never on the number of rounds, so that runs with differently
 /// calibrated CPU work still agree on the checksum.
+///
+/// The result's phases hold the wait for the GIL (`queue`), `decode` and
+/// `preprocess`; executors that fetched the body use [`process_fetched`],
+/// which adds the fetch's phases.
 pub fn process(workload: &Workload, id: u64, body: &[u8]) -> Result<Processed, BatchError> {
     let cpu_before = thread_cpu_time();
+    process_from(workload, id, body, cpu_before, Instant::now())
+}
+
+/// [`process`] for a body fetched by [`crate::BlockingFetcher::fetch_timed`] or
+/// [`crate::AsyncFetcher::fetch_timed`]: the result's phases cover the whole
+/// batch, from the fetch issued to the kernel done, and the time between the
+/// body's arrival and this call (a channel, a thread pool, a task not yet
+/// polled) is in `queue`.
+pub fn process_fetched(
+    workload: &Workload,
+    id: u64,
+    fetched: &Fetched<impl AsRef<[u8]>>,
+) -> Result<Processed, BatchError> {
+    let cpu_before = thread_cpu_time();
+    let entered = Instant::now();
+    let mut processed = process_from(workload, id, fetched.body.as_ref(), cpu_before, entered)?;
+    let fetch = fetched.times.phases();
+    let phases = &mut processed.phases;
+    phases.connect = fetch.connect;
+    phases.wait = fetch.wait;
+    phases.receive = fetch.receive;
+    phases.queue += fetch.queue + entered.saturating_duration_since(fetched.times.received);
+    processed.bounds = processed
+        .bounds
+        .map(|(_, done)| (fetched.times.started, done));
+    Ok(processed)
+}
+
+/// [`process`], from `entered`, the first stamp of the caller, taken after
+/// its `cpu_before` so that no system call lies between stamps.
+fn process_from(
+    workload: &Workload,
+    id: u64,
+    body: &[u8],
+    cpu_before: Duration,
+    entered: Instant,
+) -> Result<Processed, BatchError> {
     let mut gil = GilHold::acquire(workload.gil);
+    let gil_taken = Instant::now();
     let values = decode(workload.upstream.kind, id, body)?;
+    let decoded = Instant::now();
     let first = kernel_round(&values, 0);
     let mut sink = first;
     for round in 1..workload.cpu_rounds {
@@ -44,9 +121,20 @@ pub fn process(workload: &Workload, id: u64, body: &[u8]) -> Result<Processed, B
     }
     black_box(sink);
     drop(gil);
+    let cpu = thread_cpu_time().saturating_sub(cpu_before);
+    // The last stamp, after the last system call: a thread preempted on its
+    // way out of one would otherwise lose that time from every phase.
+    let done = Instant::now();
     Ok(Processed {
         digest: batch_digest(id, values.len(), first),
-        cpu: thread_cpu_time().saturating_sub(cpu_before),
+        cpu,
+        phases: Phases {
+            queue: gil_taken.saturating_duration_since(entered),
+            decode: decoded.saturating_duration_since(gil_taken),
+            preprocess: done.saturating_duration_since(decoded),
+            ..Phases::default()
+        },
+        bounds: Some((entered, done)),
     })
 }
 

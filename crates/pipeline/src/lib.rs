@@ -5,8 +5,9 @@
 //! everything that must not differ between executors, so that the runtime is
 //! the only variable: the [`Workload`], the blocking ([`BlockingFetcher`]) and
 //! async ([`AsyncFetcher`]) HTTP/1.1 clients, the calibrated preprocess kernel
-//! ([`process`]), the emulated GIL, the order-independent checksum and the
-//! [`RunReport`] built by [`RunClock`]. It depends on no async runtime: the
+//! ([`process`]), the emulated GIL, the order-independent checksum, the
+//! [`Phases`] that each batch's latency is cut into, and the [`RunReport`]
+//! built by [`RunClock`]. It depends on no async runtime: the
 //! async client is generic over the connection's IO, and each runtime crate
 //! only supplies a [`Connect`] implementation for its own TCP stream.
 //!
@@ -29,7 +30,9 @@
 //! # Example
 //!
 //! A serial executor in a dozen lines: fetch each batch, preprocess it, and
-//! let [`RunClock`] turn the outcomes into a [`RunReport`].
+//! let [`RunClock`] turn the outcomes into a [`RunReport`]. The timed pair,
+//! [`BlockingFetcher::fetch_timed`] and [`process_fetched`], is what lets the
+//! report say where each batch's time went.
 //!
 //! ```no_run
 //! use pipeline::{BatchOutcome, BlockingFetcher, RunClock, Upstream, Workload};
@@ -43,12 +46,15 @@
 //! for id in workload.batch_ids() {
 //!     let issued = Instant::now();
 //!     let result = fetcher
-//!         .fetch(id)
-//!         .and_then(|body| pipeline::process(&workload, id, &body));
+//!         .fetch_timed(id)
+//!         .and_then(|fetched| pipeline::process_fetched(&workload, id, &fetched));
 //!     outcomes.push(BatchOutcome::new(id, issued, result));
 //! }
 //! let report = clock.finish(&workload, "serial", outcomes);
 //! println!("{} batches in {:.0} ms", report.ok, report.wall_ms);
+//! if let Some(phases) = report.phases_ms {
+//!     println!("waited {:.0} ms on the store at the median", phases.wait.p50);
+//! }
 //! # Ok::<(), pipeline::Error>(())
 //! ```
 
@@ -57,6 +63,7 @@ mod fetch;
 mod gil;
 mod http;
 mod kernel;
+mod phases;
 mod report;
 mod retry;
 pub mod serve;
@@ -66,8 +73,9 @@ mod workload;
 pub use error::{BatchError, Error};
 pub use fetch::BlockingFetcher;
 pub use http::{AsyncFetcher, Connect, FuturesIo, MAX_BODY_BYTES};
-pub use kernel::{Calibration, Processed, batch_digest, combine_digests, process};
-pub use report::{BatchOutcome, LatencySummary, RunClock, RunReport};
+pub use kernel::{Calibration, Processed, batch_digest, combine_digests, process, process_fetched};
+pub use phases::{FetchTimes, Fetched, Phases};
+pub use report::{BatchOutcome, LatencySummary, PhaseSummary, RunClock, RunReport};
 pub use retry::{backoff, count_retries, is_retryable};
 pub use wire::{ACCEPT, USER_AGENT, request_headers};
 pub use workload::{

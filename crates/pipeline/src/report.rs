@@ -23,13 +23,15 @@ pub struct BatchOutcome {
 }
 
 impl BatchOutcome {
-    /// Records a batch that ends now.
+    /// Records a batch that ends now. An ok batch's phases are extended to
+    /// cover `issued` to now (see [`Processed::accounted`]).
     pub fn new(id: u64, issued: Instant, result: Result<Processed, BatchError>) -> Self {
+        let finished = Instant::now();
         BatchOutcome {
             id,
             issued,
-            finished: Instant::now(),
-            result,
+            finished,
+            result: result.map(|processed| processed.accounted(issued, finished)),
         }
     }
 }
@@ -43,6 +45,73 @@ pub struct LatencySummary {
     pub p99: f64,
     /// Slowest batch.
     pub max: f64,
+}
+
+/// Per-phase percentiles over a run's ok batches, in milliseconds: where the
+/// latency went (see [`crate::Phases`] for where each phase begins and ends).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhaseSummary {
+    /// Fetch issued to connection ready, failed attempts and backoff included.
+    pub connect: LatencySummary,
+    /// Connection ready to response head: the request write and the upstream's delay.
+    pub wait: LatencySummary,
+    /// Response head to the last body byte.
+    pub receive: LatencySummary,
+    /// JSON body to feature values.
+    pub decode: LatencySummary,
+    /// Ready but waiting for the executor (or the GIL): its scheduling delay.
+    pub queue: LatencySummary,
+    /// The kernel rounds.
+    pub preprocess: LatencySummary,
+}
+
+impl PhaseSummary {
+    /// The phase names of the report, in order.
+    pub const NAMES: [&'static str; 6] = [
+        "connect",
+        "wait",
+        "receive",
+        "decode",
+        "queue",
+        "preprocess",
+    ];
+
+    /// The summaries in the order of [`PhaseSummary::NAMES`].
+    pub fn as_array(&self) -> [LatencySummary; 6] {
+        [
+            self.connect,
+            self.wait,
+            self.receive,
+            self.decode,
+            self.queue,
+            self.preprocess,
+        ]
+    }
+
+    /// Percentiles of each phase over `phases` (nearest rank, exact).
+    fn of(phases: &[crate::Phases]) -> Self {
+        let summary = |index: usize| {
+            let mut values: Vec<f64> = phases.iter().map(|p| ms(p.as_array()[index])).collect();
+            values.sort_by(f64::total_cmp);
+            let rank = |quantile: f64| {
+                let at = ((quantile * values.len() as f64).ceil() as usize).max(1) - 1;
+                values.get(at).copied().unwrap_or(0.0)
+            };
+            LatencySummary {
+                p50: rank(0.5),
+                p99: rank(0.99),
+                max: values.last().copied().unwrap_or(0.0),
+            }
+        };
+        PhaseSummary {
+            connect: summary(0),
+            wait: summary(1),
+            receive: summary(2),
+            decode: summary(3),
+            queue: summary(4),
+            preprocess: summary(5),
+        }
+    }
 }
 
 /// One run's measurements: the JSON object of `runtime-lab run --json`.
@@ -85,6 +154,20 @@ pub struct RunReport {
     pub cpu_user_ms: f64,
     /// System CPU time of this process (and its reaped children) during the run.
     pub cpu_sys_ms: f64,
+    /// The most batches in flight at the same moment (fetch issued, batch
+    /// not yet preprocessed or failed), computed exactly from every batch's
+    /// issue and completion times; `None` in a report that did not measure it
+    /// (a baseline's).
+    #[serde(default)]
+    pub in_flight_peak: Option<u64>,
+    /// Per-phase percentiles over the ok batches; `None` when not measured.
+    #[serde(default)]
+    pub phases_ms: Option<PhaseSummary>,
+    /// How well the phases account for the latency: the largest
+    /// `|latency - sum of phases| / latency` over the ok batches (0.01 is
+    /// 1%); `None` when not measured.
+    #[serde(default)]
+    pub phases_gap_max: Option<f64>,
     /// Peak resident memory of the process, in KiB.
     pub peak_rss_kb: u64,
     /// Most threads seen in the process during the run.
@@ -201,6 +284,7 @@ impl RunClock {
             }
         }
         let cpu_per_batch_ms = median(&mut cpu_times);
+        let (phases_ms, phases_gap_max) = phase_figures(&outcomes);
         let cores = available_cores();
         let ideal_ms =
             RunReport::ideal_ms(workload.io_ms, workload.batches, cores, cpu_per_batch_ms);
@@ -235,6 +319,9 @@ impl RunClock {
             cpu_sys_ms: ms(usage.system.saturating_sub(self.usage.system)),
             peak_rss_kb: usage.peak_rss_kb,
             threads_peak,
+            in_flight_peak: Some(in_flight_peak(&outcomes)),
+            phases_ms,
+            phases_gap_max,
             ok,
             failed: failed_ids.len() as u32,
             retries: crate::retry::retries_so_far() - self.retries_at_start,
@@ -254,6 +341,50 @@ impl RunClock {
             upstream_pid: None,
         }
     }
+}
+
+/// The most batches between issue and completion at one moment. A batch
+/// that completes at the very instant another is issued is not counted with it.
+fn in_flight_peak(outcomes: &[BatchOutcome]) -> u64 {
+    let mut events: Vec<(Instant, i64)> = outcomes
+        .iter()
+        .flat_map(|outcome| {
+            [
+                (outcome.issued, 1),
+                (outcome.finished.max(outcome.issued), -1),
+            ]
+        })
+        .collect();
+    // At equal times the completion (-1) sorts before the issue (+1).
+    events.sort_unstable();
+    let (mut in_flight, mut peak) = (0i64, 0i64);
+    for (_, change) in events {
+        in_flight += change;
+        peak = peak.max(in_flight);
+    }
+    peak as u64
+}
+
+/// The phase percentiles of the ok batches and the largest share of a
+/// batch's latency that its phases leave unaccounted; `None` for both when
+/// no batch succeeded.
+fn phase_figures(outcomes: &[BatchOutcome]) -> (Option<PhaseSummary>, Option<f64>) {
+    let mut phases = Vec::with_capacity(outcomes.len());
+    let mut gap_max: f64 = 0.0;
+    for outcome in outcomes {
+        let Ok(processed) = &outcome.result else {
+            continue;
+        };
+        let latency = outcome.finished.saturating_duration_since(outcome.issued);
+        let total = processed.phases.total();
+        let gap = latency.abs_diff(total).as_secs_f64() / latency.as_secs_f64().max(1e-9);
+        gap_max = gap_max.max(gap);
+        phases.push(processed.phases);
+    }
+    if phases.is_empty() {
+        return (None, None);
+    }
+    (Some(PhaseSummary::of(&phases)), Some(gap_max))
 }
 
 /// `ideal / wall`, capped at 1, for a run that did every batch; `None` for
@@ -406,6 +537,7 @@ mod tests {
             Ok(Processed {
                 digest,
                 cpu: Duration::from_millis(2),
+                ..Processed::default()
             })
         };
         let outcomes = vec![
@@ -430,6 +562,78 @@ mod tests {
         assert!(json["efficiency"].is_null(), "{json}");
         assert!(json["ideal_ms"].is_number(), "{json}");
         assert_eq!(json["upstream_kind"], "feature-store");
+    }
+
+    #[test]
+    fn in_flight_peak_counts_overlapping_batches_failed_ones_included() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let span = |id, from, to| BatchOutcome {
+            id,
+            issued: at(from),
+            finished: at(to),
+            result: Err(BatchError::Status(503)),
+        };
+        // 0..10 and 5..15 overlap; 10..20 starts as the first ends; 30..40 is alone.
+        let outcomes = [
+            span(0, 0, 10),
+            span(1, 5, 15),
+            span(2, 10, 20),
+            span(3, 30, 40),
+        ];
+        assert_eq!(in_flight_peak(&outcomes), 2);
+        assert_eq!(in_flight_peak(&outcomes[3..]), 1);
+        assert_eq!(in_flight_peak(&[]), 0);
+        let nested: Vec<_> = (0..5).map(|id| span(id, id, 100 - id)).collect();
+        assert_eq!(in_flight_peak(&nested), 5);
+    }
+
+    #[test]
+    fn phases_are_summarised_over_ok_batches_and_their_gap_measured() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let ok = |id: u64, wait_ms: u64, queue_ms: u64| BatchOutcome {
+            id,
+            issued: t0,
+            finished: t0 + ms(100),
+            result: Ok(Processed {
+                digest: id,
+                cpu: ms(1),
+                phases: crate::Phases {
+                    wait: ms(wait_ms),
+                    queue: ms(queue_ms),
+                    ..crate::Phases::default()
+                },
+                ..Processed::default()
+            }),
+        };
+        let failed = BatchOutcome {
+            id: 9,
+            issued: t0,
+            finished: t0 + ms(5),
+            result: Err(BatchError::Timeout(5)),
+        };
+        let (summary, gap) = phase_figures(&[ok(0, 90, 10), ok(1, 80, 20), failed.clone()]);
+        let summary = summary.expect("two ok batches");
+        assert_eq!((summary.wait.p50, summary.wait.max), (80.0, 90.0));
+        assert_eq!((summary.queue.p50, summary.queue.max), (10.0, 20.0));
+        assert_eq!(gap, Some(0.0));
+        // A batch whose phases miss 30 of its 100 ms shows as a 30% gap.
+        let (_, gap) = phase_figures(&[ok(0, 50, 20)]);
+        assert!((gap.unwrap() - 0.3).abs() < 1e-9);
+        assert_eq!(phase_figures(&[failed]), (None, None));
+    }
+
+    #[test]
+    fn reports_without_the_phase_keys_still_parse() {
+        let workload = Workload::new(Upstream::parse("http://127.0.0.1:1").unwrap()).batches(1);
+        let report = RunClock::start().finish(&workload, "test", Vec::new());
+        let mut json = serde_json::to_value(&report).unwrap();
+        for key in ["in_flight_peak", "phases_ms", "phases_gap_max"] {
+            json.as_object_mut().unwrap().remove(key);
+        }
+        let parsed: RunReport = serde_json::from_value(json).unwrap();
+        assert_eq!((parsed.in_flight_peak, parsed.phases_ms), (None, None));
     }
 
     #[test]
