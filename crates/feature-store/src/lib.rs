@@ -30,6 +30,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::oneshot;
@@ -76,6 +77,9 @@ pub struct Config {
     /// one queue capped at 4096, the rest would have their SYN dropped and
     /// retried by the client a whole second later.
     pub listeners: usize,
+    /// Bytes of encoded batch bodies kept for reuse (0 keeps none): a batch
+    /// asked for again, by a later run of a sweep say, is not encoded again.
+    pub body_cache_bytes: u64,
 }
 
 impl Default for Config {
@@ -88,6 +92,8 @@ impl Default for Config {
             backlog: 65_535,
             faults: Faults::default(),
             listeners: 4,
+            // Twelve thousand default batches of 20 KB.
+            body_cache_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -105,7 +111,7 @@ impl FeatureStore {
     pub fn spawn(config: Config) -> Result<Self, Error> {
         let runtime = build_runtime(&config)?;
         let (listeners, addr) = runtime.block_on(bind(&config))?;
-        let faults = config.faults;
+        let shared = shared(&config);
         let (shutdown, shutdown_signal) = oneshot::channel();
         let thread = std::thread::Builder::new()
             .name("feature-store".into())
@@ -114,7 +120,7 @@ impl FeatureStore {
                     // The accept loops run on the workers: see `serve`.
                     let accepting: Vec<_> = listeners
                         .into_iter()
-                        .map(|listener| tokio::spawn(accept_loop(listener, faults)))
+                        .map(|listener| tokio::spawn(accept_loop(listener, Arc::clone(&shared))))
                         .collect();
                     let _ = shutdown_signal.await;
                     accepting.iter().for_each(|task| task.abort());
@@ -150,6 +156,7 @@ impl Drop for FeatureStore {
 /// bound address once the socket is listening (the CLI prints it).
 pub fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), Error> {
     let runtime = build_runtime(&config)?;
+    let shared = shared(&config);
     runtime.block_on(async {
         let (listeners, addr) = bind(&config).await?;
         on_ready(addr);
@@ -160,12 +167,20 @@ pub fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), Er
         // thread wake-up per connection.
         let accepting: Vec<_> = listeners
             .into_iter()
-            .map(|listener| tokio::spawn(accept_loop(listener, config.faults)))
+            .map(|listener| tokio::spawn(accept_loop(listener, Arc::clone(&shared))))
             .collect();
         for task in accepting {
             let _ = task.await;
         }
         Ok(())
+    })
+}
+
+/// What every connection of one store shares: the faults and the body cache.
+fn shared(config: &Config) -> Arc<routes::Shared> {
+    Arc::new(routes::Shared {
+        faults: config.faults,
+        bodies: routes::BatchBodies::new(config.body_cache_bytes),
     })
 }
 
@@ -205,7 +220,7 @@ async fn bind(config: &Config) -> Result<(Vec<TcpListener>, SocketAddr), Error> 
     Ok((listeners, addr))
 }
 
-async fn accept_loop(listener: TcpListener, faults: Faults) {
+async fn accept_loop(listener: TcpListener, shared: Arc<routes::Shared>) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _peer)) => stream,
@@ -217,6 +232,7 @@ async fn accept_loop(listener: TcpListener, faults: Faults) {
             }
         };
         let _ = stream.set_nodelay(true);
+        let shared = Arc::clone(&shared);
         tokio::spawn(async move {
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -224,7 +240,10 @@ async fn accept_loop(listener: TcpListener, faults: Faults) {
                 .max_buf_size(64 * 1024)
                 .serve_connection(
                     TokioIo::new(stream),
-                    service_fn(move |request| routes::handle(request, faults)),
+                    service_fn(|request| {
+                        let shared = Arc::clone(&shared);
+                        async move { routes::handle(request, &shared).await }
+                    }),
                 );
             // A client that disconnects mid-delay ends here; nothing to report.
             let _ = connection.await;
