@@ -17,37 +17,61 @@ pub struct Processed {
     pub cpu: Duration,
 }
 
-/// The JSON body of `GET /features/{id}`.
-#[derive(Deserialize)]
-struct FeatureBatch {
-    id: u64,
-    values: Vec<f64>,
-}
-
 /// Decodes and preprocesses one fetched batch.
 ///
-/// The body is decoded (a feature batch from a feature store, raw bytes from
-/// any other upstream), then the kernel runs `workload.cpu_rounds` rounds of
-/// normalise, transform and reduce over the values, under the emulated GIL
-/// when `workload.gil` is set. The digest depends on the batch and its values
-/// only, never on the number of rounds, so that runs with differently
-/// calibrated CPU work still agree on the checksum.
+/// The body is decoded (a feature batch from a feature store, with
+/// [`crate::decode_batch`]; raw bytes from any other upstream), then the
+/// kernel runs as in [`process_values`]. Decoding counts in the batch's CPU
+/// time and runs under the emulated GIL, as a Python `json.loads` would.
 pub fn process(workload: &Workload, id: u64, body: &[u8]) -> Result<Processed, BatchError> {
     let cpu_before = thread_cpu_time();
-    let mut gil = GilHold::acquire(workload.gil);
+    let gil = GilHold::acquire(workload.gil);
     let values = decode(workload.upstream.kind, id, body)?;
-    let first = kernel_round(&values, 0);
+    Ok(run_kernel(workload, id, &values, gil, cpu_before))
+}
+
+/// Preprocesses one batch whose values are already decoded (by a
+/// [`crate::BatchDecoder`] fed as the body arrived, say).
+///
+/// The kernel runs `workload.cpu_rounds` rounds of normalise, transform and
+/// reduce over the values, under the emulated GIL when `workload.gil` is
+/// set. The digest depends on the batch and its values only, never on the
+/// number of rounds, so that runs with differently calibrated CPU work still
+/// agree on the checksum, and it is the digest [`process`] gives for a body
+/// that decodes to these values. The CPU time counts the kernel only.
+pub fn process_values(
+    workload: &Workload,
+    id: u64,
+    values: &[f64],
+) -> Result<Processed, BatchError> {
+    if values.is_empty() {
+        return Err(BatchError::Decode("batch has no values".into()));
+    }
+    let cpu_before = thread_cpu_time();
+    let gil = GilHold::acquire(workload.gil);
+    Ok(run_kernel(workload, id, values, gil, cpu_before))
+}
+
+/// The kernel's rounds over `values`, holding `gil`; the CPU time runs from `cpu_before`.
+fn run_kernel(
+    workload: &Workload,
+    id: u64,
+    values: &[f64],
+    mut gil: GilHold,
+    cpu_before: Duration,
+) -> Processed {
+    let first = kernel_round(values, 0);
     let mut sink = first;
     for round in 1..workload.cpu_rounds {
         gil.checkpoint();
-        sink += kernel_round(black_box(&values), round);
+        sink += kernel_round(black_box(values), round);
     }
     black_box(sink);
     drop(gil);
-    Ok(Processed {
+    Processed {
         digest: batch_digest(id, values.len(), first),
         cpu: thread_cpu_time().saturating_sub(cpu_before),
-    })
+    }
 }
 
 /// The digest of one batch: a mix of its id, its size and the kernel's first round.
@@ -64,20 +88,7 @@ pub fn combine_digests(digests: impl IntoIterator<Item = u64>) -> u64 {
 
 fn decode(kind: UpstreamKind, id: u64, body: &[u8]) -> Result<Vec<f64>, BatchError> {
     match kind {
-        UpstreamKind::FeatureStore => {
-            let batch: FeatureBatch =
-                serde_json::from_slice(body).map_err(|err| BatchError::Decode(err.to_string()))?;
-            if batch.id != id {
-                return Err(BatchError::Decode(format!(
-                    "asked for batch {id}, got batch {}",
-                    batch.id
-                )));
-            }
-            if batch.values.is_empty() {
-                return Err(BatchError::Decode("batch has no values".into()));
-            }
-            Ok(batch.values)
-        }
+        UpstreamKind::FeatureStore => crate::decode_batch(id, body),
         // Any other service: its bytes are the features, so that a generic
         // JSON endpoint (httpbin's /delay/1) still gets preprocessed.
         UpstreamKind::Template | UpstreamKind::Url => {
@@ -92,7 +103,7 @@ fn decode(kind: UpstreamKind, id: u64, body: &[u8]) -> Result<Vec<f64>, BatchErr
 
 /// One round: normalise the values to zero mean and unit variance, apply a
 /// soft-sign plus quadratic transform, and reduce to a weighted sum and a peak.
-fn kernel_round(values: &[f64], round: u64) -> f64 {
+pub(crate) fn kernel_round(values: &[f64], round: u64) -> f64 {
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
     let variance = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
@@ -216,6 +227,19 @@ mod tests {
         ));
         assert!(matches!(
             process(&w, 2, b"{\"id\": 2, \"val"),
+            Err(BatchError::Decode(_))
+        ));
+    }
+
+    #[test]
+    fn decoded_values_give_the_digest_of_their_body() {
+        let w = workload();
+        let values = [0.1, -0.0, 5e-324, 1.7976931348623157e308];
+        let from_body = process(&w, 3, &body(3, &values)).unwrap();
+        let from_values = process_values(&w, 3, &values).unwrap();
+        assert_eq!(from_body.digest, from_values.digest);
+        assert!(matches!(
+            process_values(&w, 3, &[]),
             Err(BatchError::Decode(_))
         ));
     }

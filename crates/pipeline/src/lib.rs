@@ -52,6 +52,7 @@
 //! # Ok::<(), pipeline::Error>(())
 //! ```
 
+mod decode;
 mod error;
 mod fetch;
 mod gil;
@@ -63,10 +64,11 @@ pub mod serve;
 mod wire;
 mod workload;
 
+pub use decode::{BatchDecoder, DecodedBatch, decode_batch};
 pub use error::{BatchError, Error};
 pub use fetch::BlockingFetcher;
 pub use http::{AsyncFetcher, Connect, FuturesIo, MAX_BODY_BYTES};
-pub use kernel::{Calibration, Processed, batch_digest, combine_digests, process};
+pub use kernel::{Calibration, Processed, batch_digest, combine_digests, process, process_values};
 pub use report::{BatchOutcome, LatencySummary, RunClock, RunReport};
 pub use retry::{backoff, count_retries, is_retryable};
 pub use wire::{ACCEPT, USER_AGENT, request_headers};
