@@ -75,7 +75,9 @@ pub struct Config {
     /// accept loop. The kernel spreads new connections over them, so a burst
     /// of ten thousand connects fits in their accept queues together; with
     /// one queue capped at 4096, the rest would have their SYN dropped and
-    /// retried by the client a whole second later.
+    /// retried by the client a whole second later. The default,
+    /// [`listeners_for_burst`] of [`BURST_CONNECTS`], fits the largest burst
+    /// one client process can open.
     pub listeners: usize,
     /// Bytes of encoded batch bodies kept for reuse (0 keeps none): a batch
     /// asked for again, by a later run of a sweep say, is not encoded again.
@@ -91,11 +93,29 @@ impl Default for Config {
                 .min(4),
             backlog: 65_535,
             faults: Faults::default(),
-            listeners: 4,
+            listeners: listeners_for_burst(BURST_CONNECTS),
             // Twelve thousand default batches of 20 KB.
             body_cache_bytes: 256 * 1024 * 1024,
         }
     }
+}
+
+/// The largest burst of connects the default store takes without dropping a
+/// SYN: one client process holds at most 20,000 open files here (its hard
+/// `RLIMIT_NOFILE`), so a run has at most about that many requests in flight.
+pub const BURST_CONNECTS: usize = 20_000;
+
+/// Listening sockets whose accept queues, together, hold `connects` new
+/// connections at once: each queue holds `net.core.somaxconn` (4096 when it
+/// cannot be read), and the kernel's hash spreads connections over the queues
+/// unevenly, so a quarter more room is kept. At least four.
+pub fn listeners_for_burst(connects: usize) -> usize {
+    let queue = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|text| text.trim().parse::<usize>().ok())
+        .filter(|&queue| queue > 0)
+        .unwrap_or(4096);
+    (connects + connects / 4).div_ceil(queue).clamp(4, 64)
 }
 
 /// A feature store running on its own threads; dropping it stops it.
