@@ -22,6 +22,12 @@
 //!   body cache is warm, as for every run of a sweep after the first);
 //!   `store-cold/fresh`: the same with a batch id never asked for before.
 //!
+//! A second group, `batch_decode`, times decoding one store body of
+//! [`FEATURES`] values on one thread (wall time is CPU time there): with
+//! serde_json, as the fetch paths decoded before, and with
+//! [`pipeline::BatchDecoder`], whole and in [`CHUNK_BYTES`] chunks as a
+//! socket delivers them.
+//!
 //! **Which CPU clock, and why.** The client's CPU is this process's
 //! (`CLOCK_PROCESS_CPUTIME_ID`): every thread of the bench process is the
 //! client, its runtime's workers included. The store runs as it does in a
@@ -48,6 +54,7 @@ use criterion::{
 use exec_tokio::TokioConnect;
 use pipeline::{AsyncFetcher, BlockingFetcher, Connections, Workload};
 use runtime_lab::upstream::Upstream;
+use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,6 +66,8 @@ const IO_MS: u64 = 0;
 const FEATURES: u32 = 1024;
 /// Requests in flight at once on the async path.
 const IN_FLIGHT: usize = 32;
+/// The chunk size `batch_decode` feeds the streaming decoder: a socket read.
+const CHUNK_BYTES: usize = 4096;
 /// Distinct batch ids the warm benchmarks cycle through.
 const WARM_IDS: u64 = 1024;
 
@@ -166,6 +175,43 @@ fn request_cost(c: &mut Criterion) {
     drop(feature_store);
 }
 
+fn batch_decode(c: &mut Criterion) {
+    let id = 7;
+    let values: Vec<f64> = (0..u64::from(FEATURES))
+        .map(|index| (index as f64 * 0.618_033_988_749_895).fract() * 2.0 - 1.0)
+        .collect();
+    let body = serde_json::to_vec(&serde_json::json!({ "id": id, "values": values }))
+        .expect("plain JSON values serialise");
+    #[derive(serde::Deserialize)]
+    struct FeatureBatch {
+        id: u64,
+        values: Vec<f64>,
+    }
+    let mut group = c.benchmark_group("batch_decode");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function("serde_json", |bencher| {
+        bencher.iter(|| {
+            let batch: FeatureBatch =
+                serde_json::from_slice(black_box(&body)).expect("a valid body");
+            assert_eq!(batch.id, id);
+            batch.values
+        });
+    });
+    group.bench_function("streaming/whole", |bencher| {
+        bencher.iter(|| pipeline::decode_batch(id, black_box(&body)).expect("a valid body"));
+    });
+    group.bench_function(format!("streaming/{CHUNK_BYTES}B-chunks"), |bencher| {
+        bencher.iter(|| {
+            let mut decoder = pipeline::BatchDecoder::with_capacity(id, FEATURES as usize);
+            for chunk in black_box(&body).chunks(CHUNK_BYTES) {
+                decoder.feed(chunk).expect("a valid chunk");
+            }
+            decoder.finish().expect("a whole body").values
+        });
+    });
+    group.finish();
+}
+
 /// One request on the blocking path, decoded and preprocessed; a failed
 /// request stops the bench, since its cost would not be a request's.
 fn fetch_blocking(fetcher: &BlockingFetcher, workload: &Workload, id: u64) {
@@ -237,6 +283,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = request_cost
+    targets = request_cost, batch_decode
 }
 criterion_main!(benches);
