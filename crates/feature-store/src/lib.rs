@@ -94,8 +94,10 @@ impl Default for Config {
             backlog: 65_535,
             faults: Faults::default(),
             listeners: listeners_for_burst(BURST_CONNECTS),
-            // Twelve thousand default batches of 20 KB.
-            body_cache_bytes: 256 * 1024 * 1024,
+            // Every batch of the largest run one client can hold
+            // (`BURST_CONNECTS` default batches of about 20 KB), so that run's
+            // repeats in a sweep hit; memory is only taken as batches are asked for.
+            body_cache_bytes: 512 * 1024 * 1024,
         }
     }
 }
