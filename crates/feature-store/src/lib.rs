@@ -30,6 +30,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::oneshot;
@@ -74,8 +75,13 @@ pub struct Config {
     /// accept loop. The kernel spreads new connections over them, so a burst
     /// of ten thousand connects fits in their accept queues together; with
     /// one queue capped at 4096, the rest would have their SYN dropped and
-    /// retried by the client a whole second later.
+    /// retried by the client a whole second later. The default,
+    /// [`listeners_for_burst`] of [`BURST_CONNECTS`], fits the largest burst
+    /// one client process can open.
     pub listeners: usize,
+    /// Bytes of encoded batch bodies kept for reuse (0 keeps none): a batch
+    /// asked for again, by a later run of a sweep say, is not encoded again.
+    pub body_cache_bytes: u64,
 }
 
 impl Default for Config {
@@ -87,9 +93,31 @@ impl Default for Config {
                 .min(4),
             backlog: 65_535,
             faults: Faults::default(),
-            listeners: 4,
+            listeners: listeners_for_burst(BURST_CONNECTS),
+            // Every batch of the largest run one client can hold
+            // (`BURST_CONNECTS` default batches of about 20 KB), so that run's
+            // repeats in a sweep hit; memory is only taken as batches are asked for.
+            body_cache_bytes: 512 * 1024 * 1024,
         }
     }
+}
+
+/// The largest burst of connects the default store takes without dropping a
+/// SYN: one client process holds at most 20,000 open files here (its hard
+/// `RLIMIT_NOFILE`), so a run has at most about that many requests in flight.
+pub const BURST_CONNECTS: usize = 20_000;
+
+/// Listening sockets whose accept queues, together, hold `connects` new
+/// connections at once: each queue holds `net.core.somaxconn` (4096 when it
+/// cannot be read), and the kernel's hash spreads connections over the queues
+/// unevenly, so a quarter more room is kept. At least four.
+pub fn listeners_for_burst(connects: usize) -> usize {
+    let queue = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|text| text.trim().parse::<usize>().ok())
+        .filter(|&queue| queue > 0)
+        .unwrap_or(4096);
+    (connects + connects / 4).div_ceil(queue).clamp(4, 64)
 }
 
 /// A feature store running on its own threads; dropping it stops it.
@@ -105,7 +133,7 @@ impl FeatureStore {
     pub fn spawn(config: Config) -> Result<Self, Error> {
         let runtime = build_runtime(&config)?;
         let (listeners, addr) = runtime.block_on(bind(&config))?;
-        let faults = config.faults;
+        let shared = shared(&config);
         let (shutdown, shutdown_signal) = oneshot::channel();
         let thread = std::thread::Builder::new()
             .name("feature-store".into())
@@ -114,7 +142,7 @@ impl FeatureStore {
                     // The accept loops run on the workers: see `serve`.
                     let accepting: Vec<_> = listeners
                         .into_iter()
-                        .map(|listener| tokio::spawn(accept_loop(listener, faults)))
+                        .map(|listener| tokio::spawn(accept_loop(listener, Arc::clone(&shared))))
                         .collect();
                     let _ = shutdown_signal.await;
                     accepting.iter().for_each(|task| task.abort());
@@ -150,6 +178,7 @@ impl Drop for FeatureStore {
 /// bound address once the socket is listening (the CLI prints it).
 pub fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), Error> {
     let runtime = build_runtime(&config)?;
+    let shared = shared(&config);
     runtime.block_on(async {
         let (listeners, addr) = bind(&config).await?;
         on_ready(addr);
@@ -160,12 +189,20 @@ pub fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), Er
         // thread wake-up per connection.
         let accepting: Vec<_> = listeners
             .into_iter()
-            .map(|listener| tokio::spawn(accept_loop(listener, config.faults)))
+            .map(|listener| tokio::spawn(accept_loop(listener, Arc::clone(&shared))))
             .collect();
         for task in accepting {
             let _ = task.await;
         }
         Ok(())
+    })
+}
+
+/// What every connection of one store shares: the faults and the body cache.
+fn shared(config: &Config) -> Arc<routes::Shared> {
+    Arc::new(routes::Shared {
+        faults: config.faults,
+        bodies: routes::BatchBodies::new(config.body_cache_bytes),
     })
 }
 
@@ -205,7 +242,7 @@ async fn bind(config: &Config) -> Result<(Vec<TcpListener>, SocketAddr), Error> 
     Ok((listeners, addr))
 }
 
-async fn accept_loop(listener: TcpListener, faults: Faults) {
+async fn accept_loop(listener: TcpListener, shared: Arc<routes::Shared>) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _peer)) => stream,
@@ -217,6 +254,7 @@ async fn accept_loop(listener: TcpListener, faults: Faults) {
             }
         };
         let _ = stream.set_nodelay(true);
+        let shared = Arc::clone(&shared);
         tokio::spawn(async move {
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -224,7 +262,10 @@ async fn accept_loop(listener: TcpListener, faults: Faults) {
                 .max_buf_size(64 * 1024)
                 .serve_connection(
                     TokioIo::new(stream),
-                    service_fn(move |request| routes::handle(request, faults)),
+                    service_fn(|request| {
+                        let shared = Arc::clone(&shared);
+                        async move { routes::handle(request, &shared).await }
+                    }),
                 );
             // A client that disconnects mid-delay ends here; nothing to report.
             let _ = connection.await;

@@ -52,9 +52,78 @@ struct FeatureBatch {
 type ReplyBody = BoxBody<Bytes, std::io::Error>;
 type Reply = Response<ReplyBody>;
 
+/// The encoded bodies of feature batches, shared by every request of one
+/// store process and bounded in bytes.
+///
+/// A batch's body is a pure function of its id and value count, and encoding
+/// 1024 floats as JSON costs more CPU than the rest of a request together:
+/// runs of a sweep ask for the same batches again and again, so each body is
+/// encoded once and then served from here as a shared [`Bytes`] (a reference
+/// count, no copy). A miss encodes outside any lock; two concurrent misses
+/// for one batch both encode it, which is cheaper than making one wait.
+pub(crate) struct BatchBodies {
+    cache: quick_cache::sync::Cache<(u64, u32), Bytes, BodyWeighter>,
+}
+
+impl BatchBodies {
+    /// A cache that holds at most `capacity_bytes` of bodies (0: none).
+    pub(crate) fn new(capacity_bytes: u64) -> Self {
+        // The estimated item count sizes the cache's tables: the default
+        // batch's body is about 20 KB.
+        let estimated_items = (capacity_bytes / 20_000).clamp(16, 1 << 20) as usize;
+        BatchBodies {
+            cache: quick_cache::sync::Cache::with_weighter(
+                estimated_items,
+                capacity_bytes.max(1),
+                BodyWeighter,
+            ),
+        }
+    }
+
+    /// The body of batch `id` with `n_values` values, byte for byte what
+    /// `serde_json` writes for `{"id": id, "values": values(id, n_values)}`.
+    pub(crate) fn get(&self, id: u64, n_values: u32) -> Bytes {
+        if let Some(body) = self.cache.get(&(id, n_values)) {
+            return body;
+        }
+        let body = Bytes::from(encode_json(&FeatureBatch {
+            id,
+            values: values(id, n_values),
+        }));
+        // A body larger than a shard of the cache is not kept; it is still served.
+        self.cache.insert((id, n_values), body.clone());
+        body
+    }
+
+    /// Bytes of bodies held now.
+    #[cfg(test)]
+    fn held_bytes(&self) -> u64 {
+        self.cache.weight()
+    }
+}
+
+/// Weighs a cached body by its length (plus its key), so the bound is in bytes.
+#[derive(Clone)]
+struct BodyWeighter;
+
+impl quick_cache::Weighter<(u64, u32), Bytes> for BodyWeighter {
+    fn weight(&self, _key: &(u64, u32), body: &Bytes) -> u64 {
+        // Never zero: a zero-weight entry would never be evicted.
+        body.len() as u64 + 16
+    }
+}
+
+/// What every request of one store process shares.
+pub(crate) struct Shared {
+    /// Injected faults.
+    pub(crate) faults: Faults,
+    /// Encoded batch bodies.
+    pub(crate) bodies: BatchBodies,
+}
+
 pub(crate) async fn handle(
     request: Request<Incoming>,
-    faults: Faults,
+    shared: &Shared,
 ) -> Result<Reply, Infallible> {
     if request.method() != Method::GET {
         return Ok(error(
@@ -62,24 +131,32 @@ pub(crate) async fn handle(
             "only GET is supported",
         ));
     }
-    let path = request.uri().path().to_owned();
-    let query = request.uri().query().unwrap_or("").to_owned();
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let reply = match segments.as_slice() {
-        ["health"] => Ok(json(
+    let path = request.uri().path();
+    let query = request.uri().query().unwrap_or("");
+    // The routes are fixed prefixes: no per-request allocation to find them.
+    let route = path.trim_matches('/');
+    let reply = if let Some(id) = route
+        .strip_prefix("features/")
+        .filter(|id| !id.contains('/'))
+    {
+        features(id, query, shared).await
+    } else if let Some(seconds) = route.strip_prefix("delay/").filter(|s| !s.contains('/')) {
+        delay(seconds, &request).await
+    } else if route == "health" {
+        Ok(json(
             StatusCode::OK,
             &serde_json::json!({ "status": "ok", "service": HEALTH_SERVICE }),
-        )),
-        ["features", id] => features(id, &query, &faults).await,
-        ["delay", seconds] => delay(seconds, &request).await,
-        _ => Err((StatusCode::NOT_FOUND, format!("no route for {path}"))),
+        ))
+    } else {
+        Err((StatusCode::NOT_FOUND, format!("no route for {path}")))
     };
     Ok(reply.unwrap_or_else(|(status, message)| error(status, &message)))
 }
 
 type Routed = Result<Reply, (StatusCode, String)>;
 
-async fn features(id: &str, query: &str, faults: &Faults) -> Routed {
+async fn features(id: &str, query: &str, shared: &Shared) -> Routed {
+    let faults = &shared.faults;
     let id: u64 = id.parse().map_err(|_| {
         bad_request(format!(
             "batch id must be a non-negative integer, got {id:?}"
@@ -118,14 +195,8 @@ async fn features(id: &str, query: &str, faults: &Faults) -> Routed {
     }
     // The reply is built before the wait, not after it: the delay is then the
     // time to the answer, and ten thousand replies that fall due together are
-    // not all serialised at that moment, on the cores the client needs.
-    let reply = json(
-        StatusCode::OK,
-        &FeatureBatch {
-            id,
-            values: values(id, n_values),
-        },
-    );
+    // not all built at that moment, on the cores the client needs.
+    let reply = json_bytes(StatusCode::OK, shared.bodies.get(id, n_values));
     let reply = match fault {
         Fault::Fail => error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure"),
         Fault::Reset => cut_short(reply).await,
@@ -288,12 +359,21 @@ fn error(status: StatusCode, message: &str) -> Reply {
 }
 
 fn json(status: StatusCode, body: &impl Serialize) -> Reply {
-    let bytes = serde_json::to_vec(body).expect("serialising plain JSON values cannot fail");
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(whole(Bytes::from(bytes)))
-        .expect("a response with a valid status and header")
+    json_bytes(status, Bytes::from(encode_json(body)))
+}
+
+fn encode_json(body: &impl Serialize) -> Vec<u8> {
+    serde_json::to_vec(body).expect("serialising plain JSON values cannot fail")
+}
+
+fn json_bytes(status: StatusCode, bytes: Bytes) -> Reply {
+    let mut reply = Response::new(whole(bytes));
+    *reply.status_mut() = status;
+    reply.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    reply
 }
 
 fn whole(bytes: Bytes) -> ReplyBody {
@@ -311,5 +391,31 @@ mod tests {
         // A longer batch extends a shorter one.
         assert_eq!(values(5, 10)[..], values(5, 20)[..10]);
         assert!(values(9, 1000).iter().all(|v| (-1.0..1.0).contains(v)));
+    }
+
+    #[test]
+    fn cached_bodies_are_what_serde_json_writes() {
+        let bodies = BatchBodies::new(1 << 20);
+        for (id, n_values) in [(0, 1), (7, 1024), (u64::MAX, 3), (7, 5)] {
+            let expected = serde_json::to_vec(&serde_json::json!({
+                "id": id,
+                "values": values(id, n_values),
+            }))
+            .unwrap();
+            assert_eq!(bodies.get(id, n_values)[..], expected[..]);
+            // The second answer comes from the cache, and is the same.
+            assert_eq!(bodies.get(id, n_values)[..], expected[..]);
+        }
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_bytes() {
+        let capacity = 256 * 1024;
+        let bodies = BatchBodies::new(capacity);
+        for id in 0..100 {
+            assert!(!bodies.get(id, 1024).is_empty());
+        }
+        assert!(bodies.held_bytes() <= capacity, "{}", bodies.held_bytes());
+        assert!(bodies.held_bytes() > 0);
     }
 }

@@ -51,13 +51,6 @@ impl Processed {
     }
 }
 
-/// The JSON body of `GET /features/{id}`.
-#[derive(Deserialize)]
-struct FeatureBatch {
-    id: u64,
-    values: Vec<f64>,
-}
-
 /// Decodes and preprocesses one fetched batch.
 ///
 /// The body is decoded (a feature batch from a feature store, raw bytes from
@@ -152,20 +145,7 @@ pub fn combine_digests(digests: impl IntoIterator<Item = u64>) -> u64 {
 
 fn decode(kind: UpstreamKind, id: u64, body: &[u8]) -> Result<Vec<f64>, BatchError> {
     match kind {
-        UpstreamKind::FeatureStore => {
-            let batch: FeatureBatch =
-                serde_json::from_slice(body).map_err(|err| BatchError::Decode(err.to_string()))?;
-            if batch.id != id {
-                return Err(BatchError::Decode(format!(
-                    "asked for batch {id}, got batch {}",
-                    batch.id
-                )));
-            }
-            if batch.values.is_empty() {
-                return Err(BatchError::Decode("batch has no values".into()));
-            }
-            Ok(batch.values)
-        }
+        UpstreamKind::FeatureStore => crate::decode_batch(id, body),
         // Any other service: its bytes are the features, so that a generic
         // JSON endpoint (httpbin's /delay/1) still gets preprocessed.
         UpstreamKind::Template | UpstreamKind::Url => {
@@ -180,7 +160,7 @@ fn decode(kind: UpstreamKind, id: u64, body: &[u8]) -> Result<Vec<f64>, BatchErr
 
 /// One round: normalise the values to zero mean and unit variance, apply a
 /// soft-sign plus quadratic transform, and reduce to a weighted sum and a peak.
-fn kernel_round(values: &[f64], round: u64) -> f64 {
+pub(crate) fn kernel_round(values: &[f64], round: u64) -> f64 {
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
     let variance = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;

@@ -58,6 +58,7 @@
 //! # Ok::<(), pipeline::Error>(())
 //! ```
 
+mod decode;
 mod error;
 mod fetch;
 mod gil;
@@ -70,6 +71,7 @@ pub mod serve;
 mod wire;
 mod workload;
 
+pub use decode::{BatchDecoder, DecodedBatch, decode_batch};
 pub use error::{BatchError, Error};
 pub use fetch::BlockingFetcher;
 pub use http::{AsyncFetcher, Connect, FuturesIo, MAX_BODY_BYTES};
