@@ -10,7 +10,6 @@ use super::results::{Divisor, FigureResult, HELD_SHARE, PointResult, SeriesResul
 use crate::baselines::Language;
 use serde::Serialize;
 use std::fmt::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The machine a sweep ran on.
 #[derive(Debug, Clone, Serialize)]
@@ -121,35 +120,11 @@ pub struct SweepInfo {
 
 /// The UTC date and time now, as (`YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS UTC`).
 pub fn utc_now() -> (String, String) {
-    let seconds = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = (seconds / 86_400) as i64;
-    let (year, month, day) = civil_from_days(days);
-    let of_day = seconds % 86_400;
-    let date = format!("{year:04}-{month:02}-{day:02}");
-    let time = format!(
-        "{date} {:02}:{:02}:{:02} UTC",
-        of_day / 3600,
-        of_day / 60 % 60,
-        of_day % 60
-    );
-    (date, time)
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    let now = jiff::Timestamp::now();
+    (
+        now.strftime("%Y-%m-%d").to_string(),
+        now.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    )
 }
 
 /// Renders REPORT.md.
@@ -1257,13 +1232,6 @@ pub fn thousands(n: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn civil_dates_match_known_days() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
-    }
 
     use super::super::plan;
     use super::super::results::Spread;
