@@ -2,10 +2,12 @@
 
 use crate::{BatchError, Connections, FetchTimes, Fetched, MAX_BODY_BYTES, Workload};
 use std::cell::Cell;
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
+    Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport,
 };
 
 /// A blocking HTTP/1.1 client (ureq) for one workload.
@@ -38,9 +40,9 @@ impl BlockingFetcher {
             .max_idle_connections_per_host(idle)
             .timeout_global(Some(Duration::from_millis(workload.timeout_ms)))
             .build();
-        // ureq's own connector chain (plain TCP here), with each transport
-        // it makes wrapped in one that stamps the points of the exchange.
-        let connector = DefaultConnector::new().chain(TimingConnector);
+        // Plain TCP on the lab's client sockets (`crate::client_socket`), in
+        // a transport that stamps the points of the exchange.
+        let connector = ClientSocketConnector;
         BlockingFetcher {
             agent: ureq::Agent::with_parts(config, connector, DefaultResolver::default()),
             workload: workload.clone(),
@@ -171,38 +173,59 @@ thread_local! {
     static WIRE: Cell<WireTimes> = Cell::new(WireTimes::default());
 }
 
-/// The last link of the connector chain: wraps each new connection in a [`TimedTransport`].
+/// The connector: plain TCP, as ureq's own `TcpConnector`, but on a
+/// [`crate::client_socket`], so that the blocking path's connections get the
+/// async path's socket options; each connection is a [`TimedTransport`].
 #[derive(Debug)]
-struct TimingConnector;
+struct ClientSocketConnector;
 
-impl Connector<Box<dyn Transport>> for TimingConnector {
+impl Connector<()> for ClientSocketConnector {
     type Out = TimedTransport;
 
     fn connect(
         &self,
-        _details: &ConnectionDetails<'_>,
-        chained: Option<Box<dyn Transport>>,
+        details: &ConnectionDetails<'_>,
+        _chained: Option<()>,
     ) -> Result<Option<Self::Out>, ureq::Error> {
-        Ok(chained.map(|inner| {
-            WIRE.set(WireTimes {
-                connected: Some(Instant::now()),
-                ..WIRE.get()
-            });
-            TimedTransport { inner }
+        // The URL holds the address the workload resolved, so there is one.
+        let addr = *details.addrs.first().ok_or(ureq::Error::HostNotFound)?;
+        let socket = crate::client_socket(addr)?;
+        let connecting = match details.timeout.not_zero() {
+            Some(limit) => socket.connect_timeout(&addr.into(), *limit),
+            None => socket.connect(&addr.into()),
+        };
+        connecting.map_err(|err| timeout_or(err, details.timeout))?;
+        WIRE.set(WireTimes {
+            connected: Some(Instant::now()),
+            ..WIRE.get()
+        });
+        let config = details.config;
+        Ok(Some(TimedTransport {
+            stream: socket.into(),
+            buffers: LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size()),
         }))
     }
 }
 
-/// A transport that passes everything through and stamps, on this thread,
-/// when a request is written and when the first byte of its reply is read.
+/// ureq's error for an I/O error: a timed-out socket is a timeout of the kind the limit was.
+fn timeout_or(error: std::io::Error, timeout: NextTimeout) -> ureq::Error {
+    match error.kind() {
+        ErrorKind::TimedOut | ErrorKind::WouldBlock => ureq::Error::Timeout(timeout.reason),
+        _ => error.into(),
+    }
+}
+
+/// A blocking TCP transport that stamps, on this thread, when a request is
+/// written and when the first byte of its reply is read.
 #[derive(Debug)]
 struct TimedTransport {
-    inner: Box<dyn Transport>,
+    stream: TcpStream,
+    buffers: LazyBuffers,
 }
 
 impl Transport for TimedTransport {
     fn buffers(&mut self) -> &mut dyn Buffers {
-        self.inner.buffers()
+        &mut self.buffers
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
@@ -211,25 +234,41 @@ impl Transport for TimedTransport {
         wire.connected.get_or_insert_with(Instant::now);
         wire.awaiting_reply = true;
         WIRE.set(wire);
-        self.inner.transmit_output(amount, timeout)
+        let timeout = timeout.for_write();
+        self.stream
+            .set_write_timeout(timeout.not_zero().map(|limit| *limit))?;
+        let output = &self.buffers.output()[..amount];
+        self.stream
+            .write_all(output)
+            .map_err(|err| timeout_or(err, timeout))
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        let progressed = self.inner.await_input(timeout)?;
+        let timeout = timeout.for_read();
+        self.stream
+            .set_read_timeout(timeout.not_zero().map(|limit| *limit))?;
+        let read = loop {
+            match self.stream.read(self.buffers.input_append_buf()) {
+                Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+                result => break result.map_err(|err| timeout_or(err, timeout))?,
+            }
+        };
+        self.buffers.input_appended(read);
         let mut wire = WIRE.get();
-        if progressed && wire.awaiting_reply {
+        if read > 0 && wire.awaiting_reply {
             wire.responded = Some(Instant::now());
             wire.awaiting_reply = false;
             WIRE.set(wire);
         }
-        Ok(progressed)
+        Ok(read > 0)
     }
 
     fn is_open(&mut self) -> bool {
-        self.inner.is_open()
-    }
-
-    fn is_tls(&self) -> bool {
-        self.inner.is_tls()
+        // An idle connection is open when reading would block: nothing
+        // unasked-for arrived, and the peer has not closed it.
+        let mut probe = [0];
+        let open = self.stream.set_nonblocking(true).is_ok()
+            && matches!(self.stream.read(&mut probe), Err(err) if err.kind() == ErrorKind::WouldBlock);
+        open && self.stream.set_nonblocking(false).is_ok()
     }
 }
