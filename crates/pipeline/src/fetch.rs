@@ -1,6 +1,9 @@
 //! The blocking fetch path, shared by every executor that blocks a thread per request.
 
-use crate::{BatchError, Connections, FetchTimes, Fetched, MAX_BODY_BYTES, Workload};
+use crate::{
+    BatchDecoder, BatchError, Connections, FetchTimes, Fetched, MAX_BODY_BYTES, Payload,
+    UpstreamKind, Workload,
+};
 use std::cell::Cell;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -52,22 +55,41 @@ impl BlockingFetcher {
     /// Fetches batch `id` and returns the response body, retrying transient
     /// failures as the workload allows (see [`crate::is_retryable`]).
     pub fn fetch(&self, id: u64) -> Result<Vec<u8>, BatchError> {
-        self.fetch_timed(id).map(|fetched| fetched.body)
+        let (result, _) = self.fetch_retrying(id, false);
+        match result?.body {
+            Payload::Body(body) => Ok(body.into()),
+            // Not reached: a fetch that may not stream buffers every body.
+            Payload::Values(_) => Err(BatchError::Http("body was not buffered".into())),
+        }
     }
 
     /// Like [`BlockingFetcher::fetch`], and also says when the fetch reached
     /// each point, for [`crate::process_fetched`] to cut the batch's latency
     /// into phases.
-    pub fn fetch_timed(&self, id: u64) -> Result<Fetched<Vec<u8>>, BatchError> {
+    ///
+    /// A feature-store body in plain JSON is decoded as it is read, a few
+    /// kilobytes at a time, and never held whole: the batch comes back as
+    /// [`Payload::Values`]. Any other body comes back whole, as [`Payload::Body`].
+    pub fn fetch_timed(&self, id: u64) -> Result<Fetched<Payload>, BatchError> {
         self.fetch_counting_retries(id).0
     }
 
     /// Like [`BlockingFetcher::fetch_timed`], and also says how many retries
     /// it took, for executors that report retries made in another process.
-    pub fn fetch_counting_retries(&self, id: u64) -> (Result<Fetched<Vec<u8>>, BatchError>, u32) {
+    pub fn fetch_counting_retries(&self, id: u64) -> (Result<Fetched<Payload>, BatchError>, u32) {
+        self.fetch_retrying(id, true)
+    }
+
+    fn fetch_retrying(
+        &self,
+        id: u64,
+        may_stream: bool,
+    ) -> (Result<Fetched<Payload>, BatchError>, u32) {
         let started = Instant::now();
-        let (result, retries) =
-            crate::retry::with_retries(&self.workload, id, |attempt| self.fetch_once(id, attempt));
+        let stream = may_stream && self.workload.upstream.kind == UpstreamKind::FeatureStore;
+        let (result, retries) = crate::retry::with_retries(&self.workload, id, |attempt| {
+            self.fetch_once(id, attempt, stream)
+        });
         let fetched = result.map(|(body, wire)| Fetched {
             body,
             times: FetchTimes {
@@ -76,12 +98,18 @@ impl BlockingFetcher {
                 responded: wire.responded,
                 received: wire.received,
                 scheduling: [Duration::ZERO; 3],
+                decoded: wire.decoded,
             },
         });
         (fetched, retries)
     }
 
-    fn fetch_once(&self, id: u64, attempt: u32) -> Result<(Vec<u8>, AttemptTimes), BatchError> {
+    fn fetch_once(
+        &self,
+        id: u64,
+        attempt: u32,
+        stream: bool,
+    ) -> Result<(Payload, AttemptTimes), BatchError> {
         let attempt_started = Instant::now();
         WIRE.set(WireTimes::default());
         // The address resolved when the workload was built, as the async
@@ -101,17 +129,23 @@ impl BlockingFetcher {
         if !(200..300).contains(&status) {
             return Err(BatchError::Status(status));
         }
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY_BYTES as u64)
-            .read_to_vec()
-            .map_err(|err| self.classify(err))?;
-        let encoding = response
-            .headers()
-            .get("content-encoding")
-            .map(|value| value.as_bytes());
-        let body = crate::wire::decode_content(encoding, &body)?.unwrap_or(body);
+        let plain = response.headers().get("content-encoding").is_none();
+        let (body, decoded) = if stream && plain {
+            self.read_decoding(id, response.body_mut())?
+        } else {
+            let body = response
+                .body_mut()
+                .with_config()
+                .limit(MAX_BODY_BYTES as u64)
+                .read_to_vec()
+                .map_err(|err| self.classify(err))?;
+            let encoding = response
+                .headers()
+                .get("content-encoding")
+                .map(|value| value.as_bytes());
+            let body = crate::wire::decode_content(encoding, &body)?.unwrap_or(body);
+            (Payload::Body(body.into()), Duration::ZERO)
+        };
         // Closing a fresh connection (or pooling a kept one) is part of receiving.
         drop(response);
         // The transport stamped the connection and the first byte of the
@@ -124,8 +158,35 @@ impl BlockingFetcher {
                 connected,
                 responded: wire.responded.unwrap_or(head_read).max(connected),
                 received: Instant::now(),
+                decoded,
             },
         ))
+    }
+
+    /// Reads a plain feature-store body through a small buffer on the
+    /// stack, feeding each read to the batch decoder, whose byte limit is
+    /// [`MAX_BODY_BYTES`]; returns the values and the time the decoder took
+    /// to finish.
+    fn read_decoding(
+        &self,
+        id: u64,
+        body: &mut ureq::Body,
+    ) -> Result<(Payload, Duration), BatchError> {
+        let mut decoder = BatchDecoder::with_capacity(id, self.workload.features as usize);
+        let mut reader = body.as_reader();
+        let mut chunk = [0; READ_CHUNK_BYTES];
+        loop {
+            let read = match reader.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(read) => read,
+                Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+                Err(err) => return Err(self.classify(err.into())),
+            };
+            decoder.feed(&chunk[..read])?;
+        }
+        let finishing = Instant::now();
+        let batch = decoder.finish()?;
+        Ok((Payload::Values(batch.values), finishing.elapsed()))
     }
 
     fn classify(&self, error: ureq::Error) -> BatchError {
@@ -148,12 +209,18 @@ fn classify(error: ureq::Error, timeout_ms: u64) -> BatchError {
     }
 }
 
+/// How much of a streamed body one read takes: a page of the stack, so
+/// that a thread blocked on its request holds no body buffer on the heap.
+const READ_CHUNK_BYTES: usize = 4096;
+
 /// When the attempt that succeeded reached each point after its start.
 #[derive(Debug, Clone, Copy)]
 struct AttemptTimes {
     connected: Instant,
     responded: Instant,
     received: Instant,
+    /// The time a streamed decode took to finish (zero for a buffered body).
+    decoded: Duration,
 }
 
 /// What the transport saw of the current attempt on this thread.

@@ -77,7 +77,7 @@ pub use error::{BatchError, Error};
 pub use fetch::BlockingFetcher;
 pub use http::{AsyncFetcher, Connect, FuturesIo, MAX_BODY_BYTES};
 pub use kernel::{Calibration, Processed, batch_digest, combine_digests, process, process_fetched};
-pub use phases::{FetchTimes, Fetched, Phases};
+pub use phases::{FetchTimes, Fetched, Payload, Phases};
 pub use report::{BatchOutcome, LatencySummary, PhaseSummary, RunClock, RunReport};
 pub use retry::{backoff, count_retries, is_retryable};
 pub use socket::{client_socket, connected, start_connect};
