@@ -56,9 +56,10 @@ impl Connect for AsyncStdConnect {
     type Io = FuturesIo<TcpStream>;
 
     async fn connect(&self, addr: SocketAddr) -> io::Result<Self::Io> {
-        let stream = TcpStream::connect(addr).await?;
-        // The request goes out in one small write; Nagle's algorithm would only hold it back.
-        stream.set_nodelay(true)?;
+        // The lab's client socket (TCP_NODELAY, a cheap local port search),
+        // connected on this runtime's reactor.
+        let mut stream = TcpStream::from(pipeline::start_connect(addr)?);
+        pipeline::connected(&mut stream).await?;
         Ok(FuturesIo::new(stream))
     }
 

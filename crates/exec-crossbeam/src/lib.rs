@@ -23,7 +23,9 @@
 //! ```
 
 use crossbeam_channel::{Receiver, Sender};
-use pipeline::{BatchError, BatchOutcome, BlockingFetcher, Fetched, RunClock, RunReport, Workload};
+use pipeline::{
+    BatchError, BatchOutcome, BlockingFetcher, Fetched, Payload, RunClock, RunReport, Workload,
+};
 use std::thread::{Scope, ScopedJoinHandle};
 use std::time::Instant;
 
@@ -112,7 +114,7 @@ pub fn run(workload: &Workload) -> Result<RunReport, Error> {
 struct FetchedBatch {
     id: u64,
     issued: Instant,
-    fetched: Result<Fetched<Vec<u8>>, BatchError>,
+    fetched: Result<Fetched<Payload>, BatchError>,
 }
 
 /// Starts one fetch thread per request allowed in flight.

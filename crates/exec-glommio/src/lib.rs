@@ -71,9 +71,14 @@ impl Connect for GlommioConnect {
     type Io = FuturesIo<TcpStream>;
 
     async fn connect(&self, addr: SocketAddr) -> io::Result<Self::Io> {
-        let stream = TcpStream::connect(addr).await?;
-        // Requests are one small write each: send them at once.
-        stream.set_nodelay(true)?;
+        // The lab's client socket (TCP_NODELAY, a cheap local port search),
+        // in blocking mode as glommio's own sockets are (its I/O goes through
+        // io_uring, or non-blocking flags per call); the connect started
+        // there completes on glommio's reactor.
+        let stream = pipeline::start_connect(addr)?;
+        stream.set_nonblocking(false)?;
+        let mut stream = TcpStream::from(glommio_socket2::Socket::from(stream));
+        pipeline::connected(&mut stream).await?;
         Ok(FuturesIo::new(stream))
     }
 

@@ -102,10 +102,12 @@ impl Connect for TokioConnect {
     type Io = TokioIo<TcpStream>;
 
     async fn connect(&self, addr: SocketAddr) -> io::Result<Self::Io> {
-        let stream = TcpStream::connect(addr).await?;
-        // The request goes out in one small write; Nagle's algorithm would only hold it back.
-        stream.set_nodelay(true)?;
-        Ok(TokioIo::new(stream))
+        // The lab's client socket (TCP_NODELAY, a cheap local port search),
+        // connected by tokio's reactor.
+        let socket = pipeline::client_socket(addr)?;
+        socket.set_nonblocking(true)?;
+        let socket = tokio::net::TcpSocket::from_std_stream(socket.into());
+        Ok(TokioIo::new(socket.connect(addr).await?))
     }
 
     async fn sleep(&self, duration: Duration) {

@@ -11,7 +11,8 @@
 
 use crate::phases::{Scheduled, WakeClock};
 use crate::{
-    BatchError, Connections, FetchTimes, Fetched, Workload, backoff, count_retries, is_retryable,
+    BatchDecoder, BatchError, Connections, FetchTimes, Fetched, Payload, UpstreamKind, Workload,
+    backoff, count_retries, is_retryable,
 };
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -77,33 +78,44 @@ impl<C: Connect> AsyncFetcher<C> {
     /// within the workload's timeout, retrying transient failures as the
     /// workload allows (see [`crate::is_retryable`]).
     pub async fn fetch(&self, id: u64) -> Result<Bytes, BatchError> {
-        self.fetch_timed(id).await.map(|fetched| fetched.body)
+        let fetched = Scheduled::new(|clock| self.fetch_retrying(id, false, clock)).await?;
+        match fetched.body {
+            Payload::Body(body) => Ok(body),
+            // Not reached: a fetch that may not stream buffers every body.
+            Payload::Values(_) => Err(BatchError::Http("body was not buffered".into())),
+        }
     }
 
     /// Like [`AsyncFetcher::fetch`], and also says when the fetch reached
     /// each point and how long the task waited to be polled after each
     /// wake-up (its scheduling delay), for [`crate::process_fetched`] to cut
     /// the batch's latency into phases.
-    pub async fn fetch_timed(&self, id: u64) -> Result<Fetched<Bytes>, BatchError> {
-        Scheduled::new(|clock| self.fetch_retrying(id, clock)).await
+    ///
+    /// A feature-store body in plain JSON is decoded as it arrives, frame by
+    /// frame, and never held whole: the batch comes back as
+    /// [`Payload::Values`]. Any other body comes back whole, as [`Payload::Body`].
+    pub async fn fetch_timed(&self, id: u64) -> Result<Fetched<Payload>, BatchError> {
+        Scheduled::new(|clock| self.fetch_retrying(id, true, clock)).await
     }
 
     async fn fetch_retrying(
         &self,
         id: u64,
+        may_stream: bool,
         clock: Arc<WakeClock>,
-    ) -> Result<Fetched<Bytes>, BatchError> {
+    ) -> Result<Fetched<Payload>, BatchError> {
         let started = Instant::now();
+        let stream = may_stream && self.workload.upstream.kind == UpstreamKind::FeatureStore;
         let mut attempt = 0;
         loop {
-            match self.fetch_within_timeout(id, attempt, &clock).await {
+            match self.fetch_within_timeout(id, attempt, stream, &clock).await {
                 Err(error) if attempt < self.workload.retries && is_retryable(&error) => {
                     attempt += 1;
                     count_retries(1);
                     self.connector.sleep(backoff(id, attempt)).await;
                 }
                 Err(error) => return Err(error),
-                Ok((body, [connected, responded, received])) => {
+                Ok(((body, decoded), [connected, responded, received])) => {
                     return Ok(Fetched {
                         body,
                         times: FetchTimes {
@@ -116,6 +128,7 @@ impl<C: Connect> AsyncFetcher<C> {
                                 responded.delayed.saturating_sub(connected.delayed),
                                 received.delayed.saturating_sub(responded.delayed),
                             ],
+                            decoded,
                         },
                     });
                 }
@@ -127,10 +140,11 @@ impl<C: Connect> AsyncFetcher<C> {
         &self,
         id: u64,
         attempt: u32,
+        stream: bool,
         clock: &WakeClock,
-    ) -> Result<(Bytes, [Stamp; 3]), BatchError> {
+    ) -> Result<(Received, [Stamp; 3]), BatchError> {
         let timeout_ms = self.workload.timeout_ms;
-        let fetch = pin!(self.fetch_once(id, attempt, clock));
+        let fetch = pin!(self.fetch_once(id, attempt, stream, clock));
         let timer = pin!(self.connector.sleep(Duration::from_millis(timeout_ms)));
         // `select` polls the fetch first: a reply that is ready wins over a
         // timer that expired while the thread was busy elsewhere.
@@ -144,8 +158,9 @@ impl<C: Connect> AsyncFetcher<C> {
         &self,
         id: u64,
         attempt: u32,
+        stream: bool,
         clock: &WakeClock,
-    ) -> Result<(Bytes, [Stamp; 3]), BatchError> {
+    ) -> Result<(Received, [Stamp; 3]), BatchError> {
         let pooled = self.workload.connections == Connections::Pooled;
         // A kept-alive connection can be closed by the server at any moment:
         // if reusing one fails, retry once on a new connection before failing the batch.
@@ -153,7 +168,7 @@ impl<C: Connect> AsyncFetcher<C> {
             // A pooled connection is ready when it is taken from the pool.
             let connected = Stamp::now(clock);
             if let Ok((body, responded)) = self
-                .exchange(id, attempt, &mut sender, &mut driver, clock)
+                .exchange(id, attempt, stream, &mut sender, &mut driver, clock)
                 .await
             {
                 self.put_idle(sender, driver);
@@ -163,7 +178,7 @@ impl<C: Connect> AsyncFetcher<C> {
         let (mut sender, mut driver) = self.open().await?;
         let connected = Stamp::now(clock);
         let (body, responded) = self
-            .exchange(id, attempt, &mut sender, &mut driver, clock)
+            .exchange(id, attempt, stream, &mut sender, &mut driver, clock)
             .await?;
         if pooled {
             self.put_idle(sender, driver);
@@ -186,17 +201,19 @@ impl<C: Connect> AsyncFetcher<C> {
         Ok((sender, Box::pin(connection)))
     }
 
-    /// Sends one request and reads the whole body, polling the connection
-    /// future alongside so that hyper can write the request and read the
-    /// reply; stamps when the response head was read.
+    /// Sends one request and reads the whole body (decoding it frame by
+    /// frame when `stream` allows and the body is plain), polling the
+    /// connection future alongside so that hyper can write the request and
+    /// read the reply; stamps when the response head was read.
     async fn exchange(
         &self,
         id: u64,
         attempt: u32,
+        stream: bool,
         sender: &mut Sender,
         driver: &mut Driver<C::Io>,
         clock: &WakeClock,
-    ) -> Result<(Bytes, Stamp), BatchError> {
+    ) -> Result<(Received, Stamp), BatchError> {
         // The same head as the blocking path's, header for header (`crate::wire`).
         let mut request = Request::get(self.workload.request_path(id, attempt));
         for (name, value) in crate::wire::request_headers(&self.workload) {
@@ -215,7 +232,21 @@ impl<C: Connect> AsyncFetcher<C> {
             if !response.status().is_success() {
                 return Err(BatchError::Status(status));
             }
-            let (head, body) = response.into_parts();
+            let (head, mut body) = response.into_parts();
+            let encoding = head.headers.get(header::CONTENT_ENCODING);
+            if stream && encoding.is_none() {
+                let mut decoder = BatchDecoder::with_capacity(id, self.workload.features as usize);
+                while let Some(frame) = body.frame().await {
+                    let frame = frame.map_err(|err| BatchError::Http(err.to_string()))?;
+                    if let Some(chunk) = frame.data_ref() {
+                        decoder.feed(chunk)?;
+                    }
+                }
+                let finishing = Instant::now();
+                let batch = decoder.finish()?;
+                let received = (Payload::Values(batch.values), finishing.elapsed());
+                return Ok((received, responded));
+            }
             let body = Limited::new(body, MAX_BODY_BYTES)
                 .collect()
                 .await
@@ -227,12 +258,9 @@ impl<C: Connect> AsyncFetcher<C> {
                         BatchError::Http(err.to_string())
                     }
                 })?;
-            let encoding = head
-                .headers
-                .get(header::CONTENT_ENCODING)
-                .map(|value| value.as_bytes());
+            let encoding = encoding.map(|value| value.as_bytes());
             let body = crate::wire::decode_content(encoding, &body)?.map_or(body, Bytes::from);
-            Ok((body, responded))
+            Ok(((Payload::Body(body), Duration::ZERO), responded))
         });
         match select(response, driver.as_mut()).await {
             Either::Left((body, _)) => body,
@@ -266,6 +294,10 @@ impl<C: Connect> AsyncFetcher<C> {
             .push((sender, driver));
     }
 }
+
+/// What one exchange brought back: the batch, and the time its streamed
+/// decode took to finish (zero for a buffered body).
+type Received = (Payload, Duration);
 
 /// A point of a fetch: when it was reached, and the fetch's scheduling delay until then.
 #[derive(Debug, Clone, Copy)]

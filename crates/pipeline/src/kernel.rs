@@ -1,7 +1,7 @@
 //! The preprocess kernel: real CPU work on the fetched values, calibrated in rounds.
 
 use crate::gil::GilHold;
-use crate::{BatchError, Fetched, Phases, UpstreamKind, Workload};
+use crate::{BatchError, Fetched, Payload, Phases, UpstreamKind, Workload};
 use serde::{Deserialize, Serialize};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -65,27 +65,38 @@ impl Processed {
 /// which adds the fetch's phases.
 pub fn process(workload: &Workload, id: u64, body: &[u8]) -> Result<Processed, BatchError> {
     let cpu_before = thread_cpu_time();
-    process_from(workload, id, body, cpu_before, Instant::now())
+    process_from(workload, id, Input::Body(body), cpu_before, Instant::now())
 }
 
-/// [`process`] for a body fetched by [`crate::BlockingFetcher::fetch_timed`] or
+/// [`process`] for a batch fetched by [`crate::BlockingFetcher::fetch_timed`] or
 /// [`crate::AsyncFetcher::fetch_timed`]: the result's phases cover the whole
 /// batch, from the fetch issued to the kernel done, and the time between the
 /// body's arrival and this call (a channel, a thread pool, a task not yet
 /// polled) is in `queue`.
+///
+/// A feature-store batch arrives as values ([`Payload::Values`]): the
+/// fetcher decoded it as it was read, outside the emulated GIL, as a Python
+/// client whose HTTP library parses in C without the GIL would; only the
+/// kernel rounds run under it. A buffered body ([`Payload::Body`]) is
+/// decoded here under the GIL, as [`process`] does.
 pub fn process_fetched(
     workload: &Workload,
     id: u64,
-    fetched: &Fetched<impl AsRef<[u8]>>,
+    fetched: &Fetched<Payload>,
 ) -> Result<Processed, BatchError> {
     let cpu_before = thread_cpu_time();
     let entered = Instant::now();
-    let mut processed = process_from(workload, id, fetched.body.as_ref(), cpu_before, entered)?;
+    let input = match &fetched.body {
+        Payload::Values(values) => Input::Values(values),
+        Payload::Body(body) => Input::Body(body),
+    };
+    let mut processed = process_from(workload, id, input, cpu_before, entered)?;
     let fetch = fetched.times.phases();
     let phases = &mut processed.phases;
     phases.connect = fetch.connect;
     phases.wait = fetch.wait;
     phases.receive = fetch.receive;
+    phases.decode += fetch.decode;
     phases.queue += fetch.queue + entered.saturating_duration_since(fetched.times.received);
     processed.bounds = processed
         .bounds
@@ -93,24 +104,37 @@ pub fn process_fetched(
     Ok(processed)
 }
 
+/// What the kernel starts from: a body to decode, or values decoded already.
+enum Input<'a> {
+    Body(&'a [u8]),
+    Values(&'a [f64]),
+}
+
 /// [`process`], from `entered`, the first stamp of the caller, taken after
 /// its `cpu_before` so that no system call lies between stamps.
 fn process_from(
     workload: &Workload,
     id: u64,
-    body: &[u8],
+    input: Input<'_>,
     cpu_before: Duration,
     entered: Instant,
 ) -> Result<Processed, BatchError> {
     let mut gil = GilHold::acquire(workload.gil);
     let gil_taken = Instant::now();
-    let values = decode(workload.upstream.kind, id, body)?;
+    let decoded_here;
+    let values = match input {
+        Input::Body(body) => {
+            decoded_here = decode(workload.upstream.kind, id, body)?;
+            &decoded_here[..]
+        }
+        Input::Values(values) => values,
+    };
     let decoded = Instant::now();
-    let first = kernel_round(&values, 0);
+    let first = kernel_round(values, 0);
     let mut sink = first;
     for round in 1..workload.cpu_rounds {
         gil.checkpoint();
-        sink += kernel_round(black_box(&values), round);
+        sink += kernel_round(black_box(values), round);
     }
     black_box(sink);
     drop(gil);

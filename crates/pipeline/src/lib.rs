@@ -68,6 +68,7 @@ mod phases;
 mod report;
 mod retry;
 pub mod serve;
+mod socket;
 mod wire;
 mod workload;
 
@@ -76,9 +77,10 @@ pub use error::{BatchError, Error};
 pub use fetch::BlockingFetcher;
 pub use http::{AsyncFetcher, Connect, FuturesIo, MAX_BODY_BYTES};
 pub use kernel::{Calibration, Processed, batch_digest, combine_digests, process, process_fetched};
-pub use phases::{FetchTimes, Fetched, Phases};
+pub use phases::{FetchTimes, Fetched, Payload, Phases};
 pub use report::{BatchOutcome, LatencySummary, PhaseSummary, RunClock, RunReport};
 pub use retry::{backoff, count_retries, is_retryable};
+pub use socket::{client_socket, connected, start_connect};
 pub use wire::{ACCEPT, USER_AGENT, request_headers};
 pub use workload::{
     Connections, ID_PLACEHOLDER, Upstream, UpstreamKind, Workload, available_cores,

@@ -8,10 +8,19 @@
 //! |---|---|---|
 //! | `connect` | batch issued by the executor | connection ready for the attempt that succeeded |
 //! | `wait` | connection ready | response head (first byte on the blocking path) |
-//! | `receive` | response head | last body byte, content-decoded |
+//! | `receive` | response head | last body byte, content-decoded (streamed: fed to the decoder) |
 //! | `queue` | (see below) | |
-//! | `decode` | preprocess starts | JSON decoded into values |
+//! | `decode` | preprocess starts | JSON decoded into values (streamed: the decoder's `finish`) |
 //! | `preprocess` | values decoded | kernel rounds done |
+//!
+//! A feature-store body in plain JSON is decoded as it arrives
+//! ([`crate::BatchDecoder`]): each chunk is fed to the decoder when it is
+//! read, so that no request holds its whole body. That decoding is
+//! interleaved with the reading and stays in `receive`; `decode` is then
+//! the decoder's final step (`finish`, which checks the batch is whole),
+//! measured inside the fetch and moved out of `receive`. Other bodies (a
+//! template or URL upstream's raw bytes, a gzip or deflate body) are
+//! buffered whole and decoded by the kernel, as the table says.
 //!
 //! Conventions, so that nothing is lost and nothing is counted twice:
 //! - the batch starts when the executor issues it ([`crate::BatchOutcome`]'s
@@ -103,6 +112,9 @@ pub struct FetchTimes {
     /// Scheduling delay measured inside `started..connected`,
     /// `connected..responded` and `responded..received` (async path only).
     pub scheduling: [Duration; 3],
+    /// The part of `responded..received` spent finishing a streamed decode
+    /// (zero for a buffered body): it is the `decode` phase.
+    pub decoded: Duration,
 }
 
 impl FetchTimes {
@@ -115,11 +127,12 @@ impl FetchTimes {
             responded: now,
             received: now,
             scheduling: [Duration::ZERO; 3],
+            decoded: Duration::ZERO,
         }
     }
 
-    /// The fetch phases (`connect`, `wait`, `receive`, and the scheduling
-    /// delay as `queue`), the others zero.
+    /// The fetch phases (`connect`, `wait`, `receive`, a streamed body's
+    /// `decode`, and the scheduling delay as `queue`), the others zero.
     pub fn phases(&self) -> Phases {
         // A delay is moved out of the interval it was measured in, never
         // more than the interval holds, so that the phases still add up.
@@ -134,20 +147,33 @@ impl FetchTimes {
         let connect = span(self.started, self.connected, connecting);
         let wait = span(self.connected, self.responded, waiting);
         let receive = span(self.responded, self.received, receiving);
+        let decode = self.decoded.min(receive);
         Phases {
             connect,
             wait,
-            receive,
+            receive: receive - decode,
+            decode,
             queue,
             ..Phases::default()
         }
     }
 }
 
-/// A fetched response body and when its fetch reached each point.
+/// A fetched batch, as the fetchers' timed calls hand it to the kernel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// A feature-store batch, decoded chunk by chunk as its body arrived.
+    Values(Vec<f64>),
+    /// The body, content-decoded and whole: a template or URL upstream's
+    /// raw features, or a gzip or deflate body; the kernel decodes it.
+    Body(bytes::Bytes),
+}
+
+/// A fetched response body (or its decoded values, see [`Payload`]) and
+/// when its fetch reached each point.
 #[derive(Debug, Clone)]
 pub struct Fetched<B> {
-    /// The body, content-decoded.
+    /// The body, content-decoded, or the values decoded from it.
     pub body: B,
     /// The fetch's timestamps.
     pub times: FetchTimes,
@@ -266,11 +292,13 @@ mod tests {
             responded: started + ms(102),
             received: started + ms(110),
             scheduling: [ms(1), ms(30), ms(0)],
+            decoded: ms(3),
         };
         let phases = times.phases();
         assert_eq!(phases.connect, ms(1));
         assert_eq!(phases.wait, ms(70));
-        assert_eq!(phases.receive, ms(8));
+        assert_eq!(phases.receive, ms(5));
+        assert_eq!(phases.decode, ms(3));
         assert_eq!(phases.queue, ms(31));
         assert_eq!(phases.total(), ms(110));
     }
