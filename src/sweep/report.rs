@@ -1142,9 +1142,11 @@ fn memory_findings(result: &FigureResult, measured: &[&SeriesResult], sentences:
         listed.join(", ")
     ));
     let threads = per_request.iter().find(|(_, s, _)| s.label == "threads");
+    // The figure's other Rust series are its async runtimes; the baselines
+    // (Python threads among them) are not what the sentence compares.
     let leanest_async = per_request
         .iter()
-        .filter(|(_, s, _)| s.label != "threads")
+        .filter(|(_, s, _)| s.label != "threads" && Language::of(&s.label) == Language::Rust)
         .min_by(|a, b| a.0.total_cmp(&b.0));
     if let (Some((threads_kib, _, threads_point)), Some((lean_kib, lean, lean_point))) =
         (threads, leanest_async)
