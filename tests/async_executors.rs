@@ -6,9 +6,8 @@
 
 mod common;
 
-use common::{number, run_json};
+use common::{number, one_at_a_time, run_executor};
 use feature_store::{Config, FeatureStore};
-use std::sync::{Mutex, MutexGuard};
 
 const ASYNC_EXECUTORS: [&str; 5] = [
     "tokio-ct",
@@ -18,32 +17,18 @@ const ASYNC_EXECUTORS: [&str; 5] = [
     "async-std",
 ];
 
-/// The tests of this file measure wall times on a small machine: one at a time.
-fn one_at_a_time() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn run(executor: &str, upstream: &str, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["--executor", executor, "--upstream", upstream];
-    all.extend_from_slice(args);
-    let report = run_json(&all);
-    assert_eq!(report["failed"], 0, "{report}");
-    report
-}
-
 #[test]
 fn every_async_executor_reports_the_serial_checksum() {
     let _serialised = one_at_a_time();
     let store = FeatureStore::spawn(Config::default()).unwrap();
     let upstream = format!("http://{}", store.addr());
     let base = ["--batches", "6", "--io-ms", "20", "--cpu-ms", "1"];
-    let serial = run("serial", &upstream, &base)["checksum"].clone();
+    let serial = run_executor("serial", &upstream, &base)["checksum"].clone();
     for connections in ["fresh", "pooled"] {
         for executor in ASYNC_EXECUTORS {
             let mut args = base.to_vec();
             args.extend_from_slice(&["--connections", connections]);
-            let report = run(executor, &upstream, &args);
+            let report = run_executor(executor, &upstream, &args);
             assert_eq!(report["ok"], 6, "{executor}, {connections}: {report}");
             assert_eq!(
                 report["checksum"], serial,
@@ -52,7 +37,7 @@ fn every_async_executor_reports_the_serial_checksum() {
         }
     }
     // A cap changes how the batches are scheduled, not which are done.
-    let capped = run(
+    let capped = run_executor(
         "tokio-mt",
         &upstream,
         &[&base[..], &["--max-in-flight", "2"]].concat(),
@@ -67,7 +52,7 @@ fn async_executors_overlap_io_within_two_delays() {
     let store = FeatureStore::spawn(Config::default()).unwrap();
     let upstream = format!("http://{}", store.addr());
     for executor in ASYNC_EXECUTORS {
-        let report = run(executor, &upstream, &["--batches", "64", "--io-ms", "200"]);
+        let report = run_executor(executor, &upstream, &["--batches", "64", "--io-ms", "200"]);
         assert_eq!(report["ok"], 64, "{report}");
         let wall = number(&report, "wall_ms");
         // Serially this is 64 delays; overlapped, about one.
@@ -87,7 +72,7 @@ fn max_in_flight_caps_every_async_executor() {
     let upstream = format!("http://{}", store.addr());
     for executor in ASYNC_EXECUTORS {
         let args = ["--batches", "8", "--io-ms", "100", "--max-in-flight", "2"];
-        let report = run(executor, &upstream, &args);
+        let report = run_executor(executor, &upstream, &args);
         assert_eq!(report["ok"], 8, "{report}");
         // Two at a time, 8 batches are 4 waves, each a full delay.
         let wall = number(&report, "wall_ms");
@@ -122,7 +107,7 @@ fn one_event_loop_serialises_cpu_work_and_the_multi_thread_pool_does_not() {
 
     let (mut best_ct, mut best_mt) = (f64::INFINITY, f64::INFINITY);
     for _ in 0..MAX_ROUNDS {
-        let current_thread = run("tokio-ct", &upstream, &args);
+        let current_thread = run_executor("tokio-ct", &upstream, &args);
         let ct_wall = number(&current_thread, "wall_ms");
         // The measured CPU time per batch, so that a fast or slow phase of
         // the machine moves the bound along with the run.
@@ -132,7 +117,10 @@ fn one_event_loop_serialises_cpu_work_and_the_multi_thread_pool_does_not() {
             "tokio-ct took {ct_wall:.0} ms for 8 x {cpu:.0} ms of CPU after {IO_MS} ms of I/O"
         );
         best_ct = best_ct.min(ct_wall);
-        best_mt = best_mt.min(number(&run("tokio-mt", &upstream, &args), "wall_ms"));
+        best_mt = best_mt.min(number(
+            &run_executor("tokio-mt", &upstream, &args),
+            "wall_ms",
+        ));
         // About (io + 8 cpu) / (io + 4 cpu) = 1.8 on two free cores.
         if best_ct / best_mt > 1.3 {
             return;

@@ -7,23 +7,8 @@
 
 mod common;
 
-use common::{number, run_json, runtime_lab};
+use common::{number, one_at_a_time, run_executor, runtime_lab};
 use feature_store::{Config, FeatureStore};
-use std::sync::{Mutex, MutexGuard};
-
-/// The tests of this file compare times on a small machine: one at a time.
-fn one_at_a_time() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn run(executor: &str, upstream: &str, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["--executor", executor, "--upstream", upstream];
-    all.extend_from_slice(args);
-    let report = run_json(&all);
-    assert_eq!(report["failed"], 0, "{report}");
-    report
-}
 
 /// `phases_ms.PHASE.STAT` of a report.
 fn phase(report: &serde_json::Value, name: &str, stat: &str) -> f64 {
@@ -39,7 +24,7 @@ fn phases_add_up_to_each_batch_latency_on_a_blocking_and_an_async_executor() {
     let store = FeatureStore::spawn(Config::default()).unwrap();
     let upstream = format!("http://{}", store.addr());
     for executor in ["threads", "tokio-mt"] {
-        let report = run(
+        let report = run_executor(
             executor,
             &upstream,
             &["--batches", "16", "--io-ms", "200", "--cpu-ms", "10"],
@@ -108,9 +93,9 @@ fn one_event_loop_queues_cpu_work_longer_with_more_batches_and_a_pool_shortens_t
 
     let mut seen = Vec::new();
     for _ in 0..MAX_ROUNDS {
-        let two = run("tokio-ct", &upstream, &args("2"));
-        let eight = run("tokio-ct", &upstream, &args("8"));
-        let pool = run("tokio-mt", &upstream, &args("8"));
+        let two = run_executor("tokio-ct", &upstream, &args("2"));
+        let eight = run_executor("tokio-ct", &upstream, &args("8"));
+        let pool = run_executor("tokio-mt", &upstream, &args("8"));
         let (ct2, ct8) = (phase(&two, "queue", "max"), phase(&eight, "queue", "max"));
         let (ct8_p50, mt8_p50) = (phase(&eight, "queue", "p50"), phase(&pool, "queue", "p50"));
         // On one loop the k-th reply read waits for the k-1 preprocesses
@@ -133,16 +118,16 @@ fn every_batch_of_an_async_run_is_in_flight_at_once_and_threads_never_exceed_n()
     let store = FeatureStore::spawn(Config::default()).unwrap();
     let upstream = format!("http://{}", store.addr());
     let args = ["--batches", "64", "--io-ms", "300"];
-    let smol = run("smol", &upstream, &args);
+    let smol = run_executor("smol", &upstream, &args);
     assert_eq!(smol["in_flight_peak"], 64, "{smol}");
-    let threads = run("threads", &upstream, &args);
+    let threads = run_executor("threads", &upstream, &args);
     let peak = threads["in_flight_peak"]
         .as_u64()
         .unwrap_or_else(|| panic!("in_flight_peak is a count: {threads}"));
     assert!((1..=64).contains(&peak), "{threads}");
     // Capped, no more than the cap are in flight, and a processes worker's
     // batches count as the parent sees them.
-    let capped = run(
+    let capped = run_executor(
         "processes",
         &upstream,
         &["--batches", "8", "--io-ms", "100", "--max-in-flight", "3"],

@@ -11,6 +11,23 @@ pub fn runtime_lab() -> Command {
     Command::new(env!("CARGO_BIN_EXE_runtime-lab"))
 }
 
+/// Holds a process-wide lock for the tests of one file that compare times
+/// on a small machine, so that they run one at a time.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Runs `executor` against `upstream` with `args` and returns its report,
+/// asserting that no batch failed.
+pub fn run_executor(executor: &str, upstream: &str, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--executor", executor, "--upstream", upstream];
+    all.extend_from_slice(args);
+    let report = run_json(&all);
+    assert_eq!(report["failed"], 0, "{report}");
+    report
+}
+
 /// Runs `runtime-lab run --json ARGS...` and returns the parsed report.
 pub fn run_json(args: &[&str]) -> serde_json::Value {
     let output = runtime_lab()
