@@ -50,10 +50,7 @@ func ParseServer(name, description string) *Server {
 		fmt.Println(runtime.Version())
 		os.Exit(0)
 	}
-	usage := func(format string, args ...interface{}) {
-		fmt.Fprintf(os.Stderr, "%s: error: %s\n", name, fmt.Sprintf(format, args...))
-		os.Exit(2)
-	}
+	usage := usageError(name)
 	switch {
 	case w.Batches < 1 || w.Batches > 1024:
 		usage("--fanout must be between 1 and 1024")

@@ -54,6 +54,15 @@ type Workload struct {
 	client       *http.Client
 }
 
+// usageError reports bad input the way the Rust CLI does: "NAME: error: ..."
+// on stderr and exit status 2.
+func usageError(name string) func(format string, args ...interface{}) {
+	return func(format string, args ...interface{}) {
+		fmt.Fprintf(os.Stderr, "%s: error: %s\n", name, fmt.Sprintf(format, args...))
+		os.Exit(2)
+	}
+}
+
 // ParseWorkload parses the workload flags (exit 2 on bad input), calibrates
 // the kernel when there is CPU work, and builds the HTTP client.
 func ParseWorkload(name, description string) *Workload {
@@ -81,10 +90,7 @@ func ParseWorkload(name, description string) *Workload {
 		fmt.Println(runtime.Version())
 		os.Exit(0)
 	}
-	usage := func(format string, args ...interface{}) {
-		fmt.Fprintf(os.Stderr, "%s: error: %s\n", name, fmt.Sprintf(format, args...))
-		os.Exit(2)
-	}
+	usage := usageError(name)
 	switch {
 	case w.Batches < 1:
 		usage("--batches must be at least 1")
