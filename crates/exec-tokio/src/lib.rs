@@ -104,8 +104,7 @@ impl Connect for TokioConnect {
     async fn connect(&self, addr: SocketAddr) -> io::Result<Self::Io> {
         // The lab's client socket (TCP_NODELAY, a cheap local port search),
         // connected by tokio's reactor.
-        let socket = pipeline::client_socket(addr)?;
-        socket.set_nonblocking(true)?;
+        let socket = pipeline::nonblocking_client_socket(addr)?;
         let socket = tokio::net::TcpSocket::from_std_stream(socket.into());
         Ok(TokioIo::new(socket.connect(addr).await?))
     }

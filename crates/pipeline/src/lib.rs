@@ -80,7 +80,7 @@ pub use kernel::{Calibration, Processed, batch_digest, combine_digests, process,
 pub use phases::{FetchTimes, Fetched, Payload, Phases};
 pub use report::{BatchOutcome, LatencySummary, PhaseSummary, RunClock, RunReport};
 pub use retry::{backoff, count_retries, is_retryable};
-pub use socket::{client_socket, connected, start_connect};
+pub use socket::{client_socket, connected, nonblocking_client_socket, start_connect};
 pub use wire::{ACCEPT, USER_AGENT, request_headers};
 pub use workload::{
     Connections, ID_PLACEHOLDER, Upstream, UpstreamKind, Workload, available_cores,
