@@ -614,7 +614,7 @@ fn render_table(md: &mut String, result: &FigureResult) {
     if memory {
         md.push_str("| series | N | in flight (peak) | peak RSS median (MiB) | min-max (MiB) | KiB per extra request in flight (min-max) | threads |\n|---|---:|---:|---:|---:|---:|---:|\n");
     } else if in_flight {
-        md.push_str("| series | N | in flight (peak) | wall median (ms) | min-max (ms) | ideal (ms) | efficiency | peak RSS (MiB) | threads |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        md.push_str("| series | N | in flight (peak) | wall median (ms) | min-max (ms) | ideal (ms) | CPU floor (ms) | efficiency | peak RSS (MiB) | threads |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     } else {
         md.push_str("| series | N | wall median (ms) | min-max (ms) | ideal (ms) | efficiency | peak RSS (MiB) | threads |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
     }
@@ -650,9 +650,15 @@ fn render_table(md: &mut String, result: &FigureResult) {
                     point.threads_peak
                 );
             } else {
+                // The scaling table also shows the requests' own CPU floor.
+                let floor = if in_flight {
+                    format!(" {} |", point.cpu_floor_ms.map_or("-".to_owned(), ms))
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     md,
-                    "| {} | {} |{held} {} | {}-{} | {} | {} | {:.1} | {:.0} |",
+                    "| {} | {} |{held} {} | {}-{} | {} |{floor} {} | {:.1} | {:.0} |",
                     series.label,
                     thousands(point.n),
                     ms(point.wall_ms.median),
@@ -673,7 +679,7 @@ fn render_table(md: &mut String, result: &FigureResult) {
             rows += 1;
             let cells = match (memory, in_flight) {
                 (true, _) => 5,
-                (false, true) => 7,
+                (false, true) => 8,
                 (false, false) => 6,
             };
             let _ = writeln!(
@@ -692,7 +698,7 @@ fn render_table(md: &mut String, result: &FigureResult) {
     if in_flight {
         let _ = writeln!(
             md,
-            "In flight: the median over the repeats of each run's `in_flight_peak`, the most requests between issue and completion at the same moment; \"7,517 of 10,000\" marks a point that held less than {:.0}% of N (hollow markers in the plot).{}\n",
+            "In flight: the median over the repeats of each run's `in_flight_peak`, the most requests between issue and completion at the same moment; \"7,517 of 10,000\" marks a point that held less than {:.0}% of N (hollow markers in the plot). CPU floor: the run's process CPU plus the feature store's, divided by the cores, which both share: no runtime can finish the run in less (\"-\" where the upstream's CPU was not measured).{}\n",
             100.0 * HELD_SHARE,
             if per_batch {
                 " \"per batch\": the runs did not report `in_flight_peak`, so the extra RSS is divided by the extra N, which understates the cost per request wherever a run did not hold N at once."
@@ -965,11 +971,54 @@ pub fn findings(result: &FigureResult) -> Vec<String> {
             names(&within),
             names(&beyond)
         ));
+        sentences.extend(cpu_floor_findings(&measured, n, result.cores));
     }
     if result.figure.in_flight_axis {
         sentences.extend(held_findings(&measured));
     }
     sentences
+}
+
+/// How close each curve comes, at N = `n`, to the floor its requests' own
+/// CPU sets (client and feature store on the same cores), and what each
+/// request cost: the part of the wall time that no runtime can remove.
+pub fn cpu_floor_findings(measured: &[&SeriesResult], n: u32, cores: usize) -> Option<String> {
+    let mut floors: Vec<(f64, String)> = measured
+        .iter()
+        .filter_map(|s| {
+            let point = s.at(n)?;
+            let (floor, store) = point.cpu_floor_ms.zip(point.upstream_cpu_per_batch_ms)?;
+            let ratio = point.wall_ms.median / floor;
+            Some((
+                ratio,
+                format!(
+                    "{} {ratio:.2}x of {} (client {:.0} us + store {:.0} us of CPU per request)",
+                    s.label,
+                    ms_unit(floor),
+                    1000.0 * point.process_cpu_per_batch_ms,
+                    1000.0 * store
+                ),
+            ))
+        })
+        .collect();
+    if floors.is_empty() {
+        return None;
+    }
+    floors.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let near = floors.iter().filter(|(ratio, _)| *ratio <= 1.25).count();
+    let listed: Vec<&str> = floors.iter().map(|(_, text)| text.as_str()).collect();
+    Some(format!(
+        "The requests' own CPU sets a second floor: the client's and the feature store's CPU, divided by the {cores} cores they share. At N = {}, wall time against that floor: {}. {} of {} curves are within 25% of it: {}.",
+        thousands(n),
+        listed.join(", "),
+        near,
+        floors.len(),
+        if near == floors.len() {
+            "at this N their wall time is the cost of the requests themselves (HTTP, TCP in the kernel, decoding, the store), spent on too few cores, and only what lies above the floor is the runtime's own"
+        } else {
+            "what lies above a curve's floor is its runtime's own, beyond the cost of the requests themselves (HTTP, TCP in the kernel, decoding, the store)"
+        }
+    ))
 }
 
 /// Which points of an in-flight figure did not hold their N requests at
@@ -1187,9 +1236,9 @@ fn memory_findings(result: &FigureResult, measured: &[&SeriesResult], sentences:
             .push_str("; the third article quotes ~1-8 MB per OS thread and ~2 KB per goroutine.");
         sentences.push(sentence);
     }
-    if let Some(floor) = floor {
+    if let Some(body) = floor {
         sentences.push(format!(
-            "The dashed floor is one response body, {floor:.1} KiB, that each request must hold."
+            "The dashed line is one response body, {body:.1} KiB, for reference: the Python and Go clients hold each body whole, while the Rust clients decode it as it arrives and keep only its values, so a Rust request can cost less than a body."
         ));
     }
 }
@@ -1421,6 +1470,39 @@ mod tests {
                 .unwrap()
                 .starts_with("No run reported")
         );
+    }
+
+    #[test]
+    fn the_cpu_floor_sentence_compares_each_curve_with_its_own_requests_cpu() {
+        let at_floor = |wall: f64, floor: Option<f64>| {
+            let mut p = point(10_000, Some(10_000.0), None);
+            p.wall_ms = Spread::of([wall]).unwrap();
+            p.process_cpu_per_batch_ms = 0.3;
+            p.upstream_cpu_per_batch_ms = floor.map(|_| 0.2);
+            p.cpu_floor_ms = floor;
+            p
+        };
+        let mt = series("tokio-mt", vec![at_floor(2_600.0, Some(2_500.0))]);
+        let threads = series("threads", vec![at_floor(5_000.0, Some(2_000.0))]);
+        let baseline = series("go-goroutines", vec![at_floor(3_000.0, None)]);
+        let sentence = cpu_floor_findings(&[&threads, &mt, &baseline], 10_000, 2).unwrap();
+        assert!(
+            sentence.contains(
+                "tokio-mt 1.04x of 2.50 s (client 300 us + store 200 us of CPU per request), threads 2.50x"
+            ),
+            "{sentence}"
+        );
+        assert!(
+            sentence.contains("1 of 2 curves are within 25%"),
+            "{sentence}"
+        );
+        assert!(!sentence.contains("go-goroutines"), "{sentence}");
+        let near = cpu_floor_findings(&[&mt], 10_000, 2).unwrap();
+        assert!(
+            near.contains("only what lies above the floor is the runtime's own"),
+            "{near}"
+        );
+        assert_eq!(cpu_floor_findings(&[&baseline], 10_000, 2), None);
     }
 
     #[test]

@@ -159,6 +159,14 @@ pub struct PointResult {
     /// Median CPU time of the run's process per batch, user and system: the
     /// preprocessing plus the HTTP client and the runtime around it.
     pub process_cpu_per_batch_ms: f64,
+    /// Median CPU time of the upstream per batch (the embedded feature
+    /// store's, all its threads), when every run measured it.
+    pub upstream_cpu_per_batch_ms: Option<f64>,
+    /// The requests' own CPU floor: median over the runs of (the run's
+    /// process CPU + the upstream's CPU) / cores. Both share the machine's
+    /// cores, so no run can take less wall time than this, whatever its
+    /// runtime; `None` when the upstream's CPU was not measured.
+    pub cpu_floor_ms: Option<f64>,
     /// Peak RSS above the curve's smallest N, per extra request (figure 8).
     pub kib_per_request: Option<Spread>,
     /// What [`PointResult::kib_per_request`] is per.
@@ -347,7 +355,7 @@ pub fn summarize(
             Measure::MemoryPerRequest => {
                 let kib = body_bytes as f64 / 1024.0;
                 (
-                    format!("floor: one response body ({kib:.1} KiB) held per request"),
+                    format!("one response body ({kib:.1} KiB), for reference"),
                     figure.ns.iter().map(|&n| Bound { n, value: kib }).collect(),
                 )
             }
@@ -441,12 +449,26 @@ fn point_result(n: u32, runs: &[(RunReport, RunDetail)]) -> PointResult {
             (r.cpu_user_ms + r.cpu_sys_ms) / f64::from(r.batches.max(1))
         })
         .median,
+        upstream_cpu_per_batch_ms: every_run(&reports, |r| {
+            r.upstream_cpu_ms
+                .map(|cpu| cpu / f64::from(r.batches.max(1)))
+        }),
+        cpu_floor_ms: every_run(&reports, |r| {
+            r.upstream_cpu_ms
+                .map(|upstream| (r.cpu_user_ms + r.cpu_sys_ms + upstream) / r.cores.max(1) as f64)
+        }),
         kib_per_request: None,
         per_request_divisor: None,
         in_flight_peak,
         short_of_n: in_flight_peak.is_some_and(|peak| holds_short(peak, n)),
         phases: point_phases(runs.iter().map(|(_, detail)| detail)),
     }
+}
+
+/// The median of `f` over the runs, when every run has a value.
+fn every_run(reports: &[RunReport], f: impl Fn(&RunReport) -> Option<f64>) -> Option<f64> {
+    let values: Option<Vec<f64>> = reports.iter().map(f).collect();
+    Spread::of(values?).map(|spread| spread.median)
 }
 
 /// Whether `in_flight` requests at once fall short of N ([`HELD_SHARE`]).
@@ -689,6 +711,8 @@ pub(crate) mod fixtures {
             latency_p50_ms: 1_000.0,
             cpu_per_batch_ms: 0.0,
             process_cpu_per_batch_ms: 0.0,
+            upstream_cpu_per_batch_ms: None,
+            cpu_floor_ms: None,
             kib_per_request: None,
             per_request_divisor: None,
             in_flight_peak: in_flight,
@@ -775,6 +799,8 @@ mod tests {
             latency_p50_ms: 1.0,
             cpu_per_batch_ms: 0.0,
             process_cpu_per_batch_ms: 0.0,
+            upstream_cpu_per_batch_ms: None,
+            cpu_floor_ms: None,
             kib_per_request: None,
             per_request_divisor: None,
             in_flight_peak: in_flight,
