@@ -169,16 +169,7 @@ impl Upstream {
 
     /// CPU time (user + system) the embedded store has used so far.
     pub fn cpu_ms(&self) -> Option<f64> {
-        let pid = self.pid()?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // Fields after the parenthesised command name; utime and stime are
-        // fields 14 and 15 of the line, in clock ticks.
-        let after_name = &stat[stat.rfind(')')? + 2..];
-        let fields: Vec<&str> = after_name.split_whitespace().collect();
-        let ticks: u64 =
-            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-        let ticks_per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
-        Some(ticks as f64 * 1e3 / ticks_per_second as f64)
+        process_cpu_ms(self.pid()?)
     }
 }
 
@@ -399,4 +390,14 @@ mod tests {
         assert!(client_error_hint(&bare, 404).contains("/delay/1"));
         assert_eq!(client_error_hint(&path, 401), "");
     }
+}
+
+/// CPU time (user + system, all its threads) process `pid` has used so far,
+/// in milliseconds; `None` when it cannot be read (the process is gone).
+pub fn process_cpu_ms(pid: u32) -> Option<f64> {
+    let stat = procfs::process::Process::new(i32::try_from(pid).ok()?)
+        .ok()?
+        .stat()
+        .ok()?;
+    Some((stat.utime + stat.stime) as f64 * 1e3 / procfs::ticks_per_second() as f64)
 }

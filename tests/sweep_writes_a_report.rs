@@ -153,6 +153,11 @@ fn plots_are_real_images_and_the_ideal_bound_follows_the_design_formula() {
         report.contains("| series | N | in flight (peak) |"),
         "figures 7 and 8 say what each run held: {report}"
     );
+    assert!(
+        report.contains("| CPU floor (ms) |")
+            && report.contains("The requests' own CPU sets a second floor"),
+        "figure 7 compares each curve with its requests' own CPU: {report}"
+    );
 
     let results = json(&out);
     let mut reports = 0;
@@ -161,6 +166,11 @@ fn plots_are_real_images_and_the_ideal_bound_follows_the_design_formula() {
             continue;
         }
         let report: RunReport = serde_json::from_value(row["report"].clone()).unwrap();
+        // Each run is charged with the sweep's embedded store's CPU during it.
+        assert!(
+            report.upstream_cpu_ms.is_some_and(|ms| ms >= 0.0),
+            "no store CPU in {row}"
+        );
         let expected = RunReport::ideal_ms(
             report.io_ms,
             report.batches,

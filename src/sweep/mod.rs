@@ -151,6 +151,7 @@ fn sweep_into(
         program: runner::this_program()?,
         upstream: upstream.url().to_owned(),
         upstream_kind: upstream.kind(),
+        upstream_pid: upstream.pid(),
         cpu_rounds,
         features: FEATURES,
         tolerate_failed_batches: args.faults.any(),

@@ -22,6 +22,9 @@ pub struct Runner {
     pub upstream: String,
     /// What the sweep's probe found it to be; every run is told, so no run probes again.
     pub upstream_kind: pipeline::UpstreamKind,
+    /// The embedded feature store's process, whose CPU each run is charged
+    /// with as `run` charges its own store (runs happen one at a time).
+    pub upstream_pid: Option<u32>,
     /// Calibrated kernel rounds per batch, the same for every run.
     pub cpu_rounds: u64,
     /// Feature values per batch.
@@ -78,6 +81,8 @@ impl Runner {
         timeout: Duration,
     ) -> Result<(RunReport, RunDetail), String> {
         let deadline = Instant::now() + timeout;
+        let upstream_cpu = || self.upstream_pid.and_then(crate::upstream::process_cpu_ms);
+        let upstream_before = upstream_cpu();
         let mut child = Command::new(&self.program)
             .args(self.args(spec))
             .stdin(Stdio::null())
@@ -148,7 +153,15 @@ impl Runner {
         }
         let parse_error =
             |error: serde_json::Error| format!("its JSON report does not parse: {error}");
-        let report: RunReport = serde_json::from_str(stdout.trim()).map_err(parse_error)?;
+        let mut report: RunReport = serde_json::from_str(stdout.trim()).map_err(parse_error)?;
+        // The run was given the sweep's store as an external upstream, so it
+        // could not measure the store's CPU; the sweep can.
+        if report.upstream_cpu_ms.is_none() {
+            report.upstream_cpu_ms = upstream_cpu()
+                .zip(upstream_before)
+                .map(|(after, before)| after - before);
+            report.upstream_pid = self.upstream_pid;
+        }
         let detail = RunDetail::from_report(&report);
         Ok((report, detail))
     }
