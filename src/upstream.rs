@@ -351,6 +351,16 @@ pub fn exit_with_parent() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// CPU time (user + system, all its threads) process `pid` has used so far,
+/// in milliseconds; `None` when it cannot be read (the process is gone).
+pub fn process_cpu_ms(pid: u32) -> Option<f64> {
+    let stat = procfs::process::Process::new(i32::try_from(pid).ok()?)
+        .ok()?
+        .stat()
+        .ok()?;
+    Some((stat.utime + stat.stime) as f64 * 1e3 / procfs::ticks_per_second() as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,14 +400,4 @@ mod tests {
         assert!(client_error_hint(&bare, 404).contains("/delay/1"));
         assert_eq!(client_error_hint(&path, 401), "");
     }
-}
-
-/// CPU time (user + system, all its threads) process `pid` has used so far,
-/// in milliseconds; `None` when it cannot be read (the process is gone).
-pub fn process_cpu_ms(pid: u32) -> Option<f64> {
-    let stat = procfs::process::Process::new(i32::try_from(pid).ok()?)
-        .ok()?
-        .stat()
-        .ok()?;
-    Some((stat.utime + stat.stime) as f64 * 1e3 / procfs::ticks_per_second() as f64)
 }
