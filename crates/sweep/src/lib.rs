@@ -12,6 +12,24 @@
 //! Executors that this build does not have yet, or that cannot run here,
 //! are skipped and named in the report; a run that fails stops its curve
 //! at that N and is recorded with its error, it never ends the sweep.
+//!
+//! The binary's `sweep` subcommand turns its flags into a [`SweepOptions`]
+//! and calls [`run`]. Every run, server and load is a child process of the
+//! executable this runs in (`std::env::current_exe`), so the crate sweeps
+//! only from inside `runtime-lab`.
+//!
+//! # Example
+//!
+//! ```no_run
+//! // `runtime-lab sweep --quick --figures 1`.
+//! let options = sweep::SweepOptions {
+//!     quick: true,
+//!     figures: vec![1],
+//!     ..Default::default()
+//! };
+//! sweep::run(&options)?;
+//! # Ok::<(), anyhow::Error>(())
+//! ```
 
 pub mod phases;
 pub mod plan;
@@ -59,13 +77,13 @@ pub struct SweepOptions {
     pub executors: Vec<String>,
     /// `--baselines`: add the Python and Go clients and figure 9.
     pub baselines: bool,
-    /// `--repeat`: runs per point [default: 3; with `server`, 1 quick and 2 full].
+    /// `--repeat`: runs per point (default: 3; with `server`, 1 quick and 2 full).
     pub repeat: Option<u32>,
     /// `--server`: the server figures instead (`serve` under `load`).
     pub server: bool,
     /// `--probe-ms`: overrides the length of each load probe of a server sweep.
     pub probe_ms: Option<u64>,
-    /// `--out`: the output folder [default: `reports/<date>-<quick|full>-<cores>c`].
+    /// `--out`: the output folder (default: `reports/<date>-<quick|full>-<cores>c`).
     pub out: Option<PathBuf>,
     /// `--upstream`: an external upstream URL instead of an embedded feature store.
     pub upstream: Option<String>,

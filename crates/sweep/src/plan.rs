@@ -604,7 +604,7 @@ pub fn planned_stop(
     io_ms: u64,
     limits: &Limits,
 ) -> Option<String> {
-    // The same count that `run` checks before it starts (src/limits.rs), so
+    // The same count that `run` checks before it starts (crates/lab/src/limits.rs), so
     // that the plan never schedules a run that would refuse to start.
     let sockets = lab::limits::open_files_needed(n as usize);
     if sockets > limits.open_files {
@@ -978,7 +978,7 @@ mod tests {
             let stop = planned(&plan, 7, executor, WIDEST_IN_FLIGHT).unwrap_err();
             assert!(stop.contains("N <= 10,000"), "{executor}: {stop}");
         }
-        // The run fits the open-file check that `run` makes (src/limits.rs).
+        // The run fits the open-file check that `run` makes (crates/lab/src/limits.rs).
         assert!(lab::limits::open_files_needed(WIDEST_IN_FLIGHT as usize) <= TWO_CORES.open_files);
         let tight = Limits {
             open_files: 19_100,
