@@ -2,7 +2,7 @@
 //!
 //! Run with: `cargo bench --bench pipeline` (or `cargo bench -- io_only`).
 //!
-//! **What it measures.** For every executor of `runtime_lab::executors::ALL`
+//! **What it measures.** For every executor of `lab::executors::ALL`
 //! that can run here, and for each batch count of [`BATCH_COUNTS`], the
 //! makespan of one run of the workload in two scenarios (two groups):
 //!
@@ -51,9 +51,9 @@ mod common;
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
+use lab::executors::{self, Executor};
+use lab::upstream::Upstream;
 use pipeline::{Calibration, Workload};
-use runtime_lab::executors::{self, Executor};
-use runtime_lab::upstream::Upstream;
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;

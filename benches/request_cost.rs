@@ -52,8 +52,8 @@ use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
 use exec_tokio::TokioConnect;
+use lab::upstream::Upstream;
 use pipeline::{AsyncFetcher, BlockingFetcher, Connections, Workload};
-use runtime_lab::upstream::Upstream;
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;

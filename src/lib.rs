@@ -1,12 +1,6 @@
-//! The `runtime-lab` library behind the binary: the executor table, the
-//! Python and Go baselines, the CLI's workload flags, the embedded feature
-//! store and the figure sweep, shared by the binary, the integration tests
-//! and the criterion benches.
+//! The `runtime-lab` library behind the binary: the CLI's flags and output,
+//! and `runtime-lab serve`. The tables and machinery it shares with the
+//! figure sweep live in the `lab` crate, the sweep in the `sweep` crate.
 
-pub mod baselines;
 pub mod cli;
-pub mod executors;
-pub mod limits;
 pub mod serve;
-pub mod sweep;
-pub mod upstream;

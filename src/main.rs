@@ -2,8 +2,8 @@
 
 use anyhow::Context;
 use clap::Parser;
+use lab::{baselines, executors, limits, upstream};
 use runtime_lab::cli::{self, Cli, Command, LoadArgs, RunArgs, ServeFeaturesArgs};
-use runtime_lab::{baselines, executors, limits, sweep, upstream};
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => runtime_lab::serve::run(&args),
         Command::ProcessWorker => exec_processes::work(std::io::stdin().lock(), std::io::stdout())
             .context("processes worker failed"),
-        Command::Sweep(args) => sweep::run(&args),
+        Command::Sweep(args) => sweep::run(&args.into()),
         Command::Load(args) => load(&args),
     };
     match result {
@@ -35,7 +35,7 @@ fn main() -> ExitCode {
                 .chain()
                 .any(|cause| cause.is::<cli::NoBatchCompleted>())
             {
-                return ExitCode::from(cli::EXIT_NO_BATCH_COMPLETED);
+                return ExitCode::from(lab::EXIT_NO_BATCH_COMPLETED);
             }
             // Bad input, or a run the machine cannot hold as asked, exits 2
             // like clap's usage errors.

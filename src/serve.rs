@@ -16,12 +16,12 @@
 //! gets SIGTERM when `serve` is told to stop and is reaped however `serve`
 //! ends; its worker processes are its own to start and stop.
 
-use crate::baselines::{self, Baseline};
-use crate::cli::{FaultArgs, ServeArgs};
-use crate::executors::{self, Serve};
-use crate::limits;
-use crate::upstream::{self, Upstream, UsageError};
 use anyhow::{Context, bail};
+use lab::args::{FaultArgs, ServeArgs};
+use lab::baselines::{self, Baseline};
+use lab::executors::{self, Serve};
+use lab::limits;
+use lab::upstream::{self, Upstream, UsageError};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use pipeline::Workload;

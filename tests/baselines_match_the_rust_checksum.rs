@@ -61,9 +61,9 @@ fn every_installed_baseline_reports_the_threads_checksum() {
     );
 
     let installed = installed_baselines();
-    let clients = runtime_lab::baselines::ALL
+    let clients = lab::baselines::ALL
         .iter()
-        .filter(|baseline| baseline.role == runtime_lab::baselines::Role::Client);
+        .filter(|baseline| baseline.role == lab::baselines::Role::Client);
     for baseline in clients {
         if installed.iter().any(|b| b.name == baseline.name) {
             for ((upstream, extra), expected) in cases.iter().zip(&expected) {

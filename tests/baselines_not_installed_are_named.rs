@@ -12,7 +12,7 @@
 mod common;
 
 use common::runtime_lab;
-use runtime_lab::baselines::{Baseline, Role};
+use lab::baselines::{Baseline, Role};
 use std::process::Command;
 
 fn without_baselines(args: &[&str]) -> Command {
@@ -21,7 +21,7 @@ fn without_baselines(args: &[&str]) -> Command {
     std::fs::create_dir_all(&empty).unwrap();
     let mut command = runtime_lab();
     command
-        .env(runtime_lab::baselines::PREFIX_VARIABLE, &empty)
+        .env(lab::baselines::PREFIX_VARIABLE, &empty)
         .args(args);
     command
 }
@@ -37,7 +37,7 @@ fn start_args(baseline: &Baseline) -> Vec<&'static str> {
 
 #[test]
 fn run_and_serve_refuse_a_missing_baseline_with_exit_2_and_the_install_command() {
-    for baseline in runtime_lab::baselines::ALL {
+    for baseline in lab::baselines::ALL {
         let output = without_baselines(&start_args(baseline))
             .output()
             .expect("runtime-lab starts");
@@ -57,7 +57,7 @@ fn list_marks_missing_baselines_unavailable_and_keeps_the_executors() {
         .expect("runtime-lab starts");
     assert!(output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
-    for baseline in runtime_lab::baselines::ALL {
+    for baseline in lab::baselines::ALL {
         let line = stdout
             .lines()
             .find(|line| line.split_whitespace().next() == Some(baseline.name))
@@ -69,7 +69,7 @@ fn list_marks_missing_baselines_unavailable_and_keeps_the_executors() {
 
 #[test]
 fn run_refuses_a_server_baseline_and_serve_a_client_one_with_a_hint() {
-    for baseline in runtime_lab::baselines::ALL {
+    for baseline in lab::baselines::ALL {
         let (command, hint) = match baseline.role {
             Role::Server => ("run", format!("serve -e {}", baseline.name)),
             Role::Client => ("serve", format!("run -e {}", baseline.name)),

@@ -168,7 +168,7 @@ pub fn available_executors() -> Vec<String> {
         .lines()
         .filter(|line| !line.contains("[unavailable"))
         .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
-        .filter(|name| runtime_lab::baselines::find(name).is_none())
+        .filter(|name| lab::baselines::find(name).is_none())
         .collect()
 }
 
@@ -317,20 +317,18 @@ pub const REQUIRE_BASELINES: &str = "RUNTIME_LAB_REQUIRE_BASELINES";
 
 /// The client baselines (`run -e NAME`) installed here; panics if some are
 /// missing where [`REQUIRE_BASELINES`] is set.
-pub fn installed_baselines() -> Vec<&'static runtime_lab::baselines::Baseline> {
-    installed_baselines_of(runtime_lab::baselines::Role::Client)
+pub fn installed_baselines() -> Vec<&'static lab::baselines::Baseline> {
+    installed_baselines_of(lab::baselines::Role::Client)
 }
 
 /// The server baselines (`serve -e NAME`) installed here; panics if some
 /// are missing where [`REQUIRE_BASELINES`] is set.
-pub fn installed_server_baselines() -> Vec<&'static runtime_lab::baselines::Baseline> {
-    installed_baselines_of(runtime_lab::baselines::Role::Server)
+pub fn installed_server_baselines() -> Vec<&'static lab::baselines::Baseline> {
+    installed_baselines_of(lab::baselines::Role::Server)
 }
 
-fn installed_baselines_of(
-    role: runtime_lab::baselines::Role,
-) -> Vec<&'static runtime_lab::baselines::Baseline> {
-    let (installed, missing): (Vec<_>, Vec<_>) = runtime_lab::baselines::ALL
+fn installed_baselines_of(role: lab::baselines::Role) -> Vec<&'static lab::baselines::Baseline> {
+    let (installed, missing): (Vec<_>, Vec<_>) = lab::baselines::ALL
         .iter()
         .filter(|baseline| baseline.role == role)
         .partition(|baseline| baseline.installed().is_ok());

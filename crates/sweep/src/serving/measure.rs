@@ -68,7 +68,7 @@ impl ServerChild {
             .args(["--io-ms", &tools.io_ms.to_string()])
             .args(["--cpu-ms", &tools.cpu_ms.to_string()]);
         // A baseline calibrates its own kernel, in its own language, from --cpu-ms.
-        let baseline = crate::baselines::find(server.executor).is_some();
+        let baseline = lab::baselines::find(server.executor).is_some();
         if !baseline {
             command.args(["--cpu-rounds", &tools.cpu_rounds.to_string()]);
         }

@@ -12,6 +12,24 @@
 //! Executors that this build does not have yet, or that cannot run here,
 //! are skipped and named in the report; a run that fails stops its curve
 //! at that N and is recorded with its error, it never ends the sweep.
+//!
+//! The binary's `sweep` subcommand turns its flags into a [`SweepOptions`]
+//! and calls [`run`]. Every run, server and load is a child process of the
+//! executable this runs in (`std::env::current_exe`), so the crate sweeps
+//! only from inside `runtime-lab`.
+//!
+//! # Example
+//!
+//! ```no_run
+//! // `runtime-lab sweep --quick --figures 1`.
+//! let options = sweep::SweepOptions {
+//!     quick: true,
+//!     figures: vec![1],
+//!     ..Default::default()
+//! };
+//! sweep::run(&options)?;
+//! # Ok::<(), anyhow::Error>(())
+//! ```
 
 pub mod phases;
 pub mod plan;
@@ -21,12 +39,12 @@ pub mod results;
 pub mod runner;
 pub mod serving;
 
-use crate::baselines;
-use crate::cli::SweepArgs;
-use crate::executors;
-use crate::upstream::UsageError;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use lab::args::FaultArgs;
+use lab::baselines;
+use lab::executors;
+use lab::upstream::UsageError;
 use plan::{Limits, Plan, Scale};
 use report::{Machine, SweepInfo};
 use results::Outcome;
@@ -47,8 +65,38 @@ pub struct OutDirError {
     pub reason: String,
 }
 
+/// What a sweep runs and where it writes: the `sweep` subcommand's flags,
+/// which the binary's `SweepArgs` convert into.
+#[derive(Clone, Default)]
+pub struct SweepOptions {
+    /// `--quick`: delays scaled down to 100 ms and fewer points.
+    pub quick: bool,
+    /// `--figures`: the figures to produce; empty means the default set.
+    pub figures: Vec<u8>,
+    /// `--executors`: the series to run; empty means every one a figure names.
+    pub executors: Vec<String>,
+    /// `--baselines`: add the Python and Go clients and figure 9.
+    pub baselines: bool,
+    /// `--repeat`: runs per point (default: 3; with `server`, 1 quick and 2 full).
+    pub repeat: Option<u32>,
+    /// `--server`: the server figures instead (`serve` under `load`).
+    pub server: bool,
+    /// `--probe-ms`: overrides the length of each load probe of a server sweep.
+    pub probe_ms: Option<u64>,
+    /// `--out`: the output folder (default: `reports/<date>-<quick|full>-<cores>c`).
+    pub out: Option<PathBuf>,
+    /// `--upstream`: an external upstream URL instead of an embedded feature store.
+    pub upstream: Option<String>,
+    /// `--io-ms`: overrides the scale's upstream delay.
+    pub io_ms: Option<u64>,
+    /// `--max-n`: drops every point above this N.
+    pub max_n: Option<u32>,
+    /// The fault flags of the embedded feature store.
+    pub faults: FaultArgs,
+}
+
 /// Runs the sweep that `args` describe and writes its report folder.
-pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
+pub fn run(args: &SweepOptions) -> anyhow::Result<()> {
     if args.server {
         return serving::run(args);
     }
@@ -87,7 +135,7 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
 
 /// Everything after the output folder is known to be writable.
 fn sweep_into(
-    args: &SweepArgs,
+    args: &SweepOptions,
     out: &Path,
     scale: Scale,
     machine: &Machine,
@@ -97,7 +145,7 @@ fn sweep_into(
     let limits = Limits {
         cores: machine.cores,
         // Raised here, so that every run (a child) inherits it.
-        open_files: crate::limits::raise_open_file_limit(),
+        open_files: lab::limits::raise_open_file_limit(),
         threads: thread_limit(),
     };
     // In DESIGN.md's order, so that the report lists executors as DESIGN.md
@@ -131,11 +179,11 @@ fn sweep_into(
     );
 
     // The upstream is probed once, here; every run is told its kind.
-    let upstream = crate::upstream::Upstream::prepare(
+    let upstream = lab::upstream::Upstream::prepare(
         args.upstream.as_deref(),
         None,
         &args.faults,
-        crate::upstream::ProbeTimeouts {
+        lab::upstream::ProbeTimeouts {
             connect: Duration::from_secs(5),
             request: Duration::from_millis(pipeline::Workload::default_timeout_ms(
                 scale.io_ms,
@@ -255,7 +303,7 @@ fn sweep_into(
 
 /// Whether the figures get the baselines' series: `--baselines`, or a
 /// baseline named in `--executors`.
-fn with_baselines(args: &SweepArgs) -> bool {
+fn with_baselines(args: &SweepOptions) -> bool {
     args.baselines
         || args
             .executors

@@ -41,7 +41,7 @@ impl Runner {
         args.extend(spec.run_args());
         // A baseline calibrates its own kernel, in its own language, from
         // --cpu-ms; the Rust executors all get the sweep's rounds.
-        if crate::baselines::find(spec.executor).is_none() {
+        if lab::baselines::find(spec.executor).is_none() {
             let rounds = if spec.cpu_ms > 0 { self.cpu_rounds } else { 0 };
             args.extend(["--cpu-rounds".to_owned(), rounds.to_string()]);
         }
@@ -135,7 +135,7 @@ impl Runner {
         let status = child
             .wait()
             .map_err(|error| format!("cannot wait for the run: {error}"))?;
-        if status.code() == Some(i32::from(crate::cli::EXIT_NO_BATCH_COMPLETED)) {
+        if status.code() == Some(i32::from(lab::EXIT_NO_BATCH_COMPLETED)) {
             // The run printed its report: name its first error.
             let first = serde_json::from_str::<RunReport>(stdout.trim())
                 .ok()

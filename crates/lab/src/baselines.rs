@@ -14,9 +14,9 @@
 //! The server baselines ([`Role::Server`]: FastAPI on uvicorn, Flask on
 //! gunicorn, Go's net/http) take `serve`'s flags instead, answer
 //! `/predict?id=N` with the Rust servers' digest, and run under
-//! `runtime-lab serve -e py-uvicorn` (see `crate::serve`).
+//! `runtime-lab serve -e py-uvicorn` (see the binary's `serve.rs`).
 
-use crate::cli::{ServeArgs, WorkloadArgs};
+use crate::args::{ServeArgs, WorkloadArgs};
 use crate::upstream::UsageError;
 use anyhow::{Context, bail};
 use pipeline::{RunReport, Workload};
@@ -246,7 +246,11 @@ pub fn install_dir() -> PathBuf {
 
 /// The repository this binary was built from, which holds the baselines' sources.
 fn repository() -> &'static Path {
+    // This crate is `crates/lab` in the repository.
     Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/lab lies two folders below the repository root")
 }
 
 fn sources() -> PathBuf {

@@ -4,7 +4,7 @@
 use super::chart::{Chart, Line, Panel};
 use super::plan::{self, Axis, Figure, ServingPlan, ServingScale};
 use super::{HOLD_RPS, Row};
-use crate::sweep::report::Machine;
+use crate::report::Machine;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

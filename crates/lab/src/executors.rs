@@ -1,7 +1,7 @@
 //! The executor table: every name `--executor` accepts, and how to run it.
 
+use crate::args::WorkloadArgs;
 use crate::baselines::{self, Baseline};
-use crate::cli::WorkloadArgs;
 use anyhow::{Context, anyhow};
 use exec_processes::WorkerCommand;
 use pipeline::serve::Control;

@@ -62,7 +62,7 @@ impl Upstream {
     pub fn prepare(
         url: Option<&str>,
         known_kind: Option<UpstreamKind>,
-        faults: &crate::cli::FaultArgs,
+        faults: &crate::args::FaultArgs,
         timeouts: ProbeTimeouts,
     ) -> anyhow::Result<Self> {
         faults.faults().validate().map_err(UsageError)?;

@@ -1,5 +1,6 @@
-//! Bakes the compiler's version into the binary, so that REPORT.md can name
-//! the rustc that built it on a machine where `rustc` is not on PATH.
+//! Bakes the compiler's version into the sweep (and so into the binary), so
+//! that REPORT.md can name the rustc that built it on a machine where `rustc`
+//! is not on PATH.
 
 use std::process::Command;
 

@@ -7,7 +7,7 @@
 use super::phases::Phase;
 use super::plan::{GIL_FIGURE, HEADLINE_BATCHES, Measure, Workers};
 use super::results::{Divisor, FigureResult, HELD_SHARE, PointResult, SeriesResult};
-use crate::baselines::Language;
+use lab::baselines::Language;
 use serde::Serialize;
 use std::fmt::Write as _;
 

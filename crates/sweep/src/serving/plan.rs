@@ -3,7 +3,7 @@
 //! Nothing here starts a process, so the budget of `--quick`, the figures'
 //! series and the search for a maximum rate are unit-tested as plain data.
 
-use crate::baselines;
+use lab::baselines;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -384,7 +384,7 @@ impl ServingPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::baselines::Role;
+    use lab::baselines::Role;
 
     #[test]
     fn quick_fits_ten_minutes_on_two_cores() {

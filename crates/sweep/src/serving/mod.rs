@@ -23,12 +23,12 @@ pub mod measure;
 pub mod plan;
 pub mod report;
 
-use crate::cli::SweepArgs;
-use crate::sweep::report::Machine;
-use crate::sweep::{FEATURES, executor_status, partial, prepare_out_dir, write_atomically};
-use crate::upstream::{Upstream, UsageError};
+use crate::SweepOptions;
+use crate::report::Machine;
+use crate::{FEATURES, executor_status, partial, prepare_out_dir, write_atomically};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use lab::upstream::{Upstream, UsageError};
 use measure::{Offer, ServerChild, Tools};
 use plan::{Axis, Figure, Series, Server, ServingPlan, ServingScale};
 use serde::Serialize;
@@ -101,9 +101,9 @@ pub struct Row {
 }
 
 /// Runs the server sweep that `args` describe and writes its report folder.
-pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
+pub fn run(args: &SweepOptions) -> anyhow::Result<()> {
     let started = Instant::now();
-    let (date, started_at) = crate::sweep::report::utc_now();
+    let (date, started_at) = crate::report::utc_now();
     let machine = Machine::detect();
     let mut scale = if args.quick {
         ServingScale::quick()
@@ -146,13 +146,13 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
 
 /// The figures selected with `--figures`, with the series `--executors`
 /// keeps and this machine can run.
-fn plan_for(args: &SweepArgs, scale: ServingScale, cores: usize) -> anyhow::Result<ServingPlan> {
+fn plan_for(args: &SweepOptions, scale: ServingScale, cores: usize) -> anyhow::Result<ServingPlan> {
     let mut all = plan::figures(cores as u32);
     let with_baselines = args.baselines
         || args
             .executors
             .iter()
-            .any(|name| crate::baselines::find(name).is_some());
+            .any(|name| lab::baselines::find(name).is_some());
     if with_baselines {
         all = plan::with_baselines(all, cores as u32);
     }
@@ -196,7 +196,7 @@ fn plan_for(args: &SweepArgs, scale: ServingScale, cores: usize) -> anyhow::Resu
 
 /// Everything after the output folder is known to be writable.
 fn sweep_into(
-    args: &SweepArgs,
+    args: &SweepOptions,
     plan: &ServingPlan,
     out: &Path,
     machine: &Machine,
@@ -204,12 +204,12 @@ fn sweep_into(
     started_at: String,
 ) -> anyhow::Result<()> {
     // Raised here, so that every server and load (children) inherits it.
-    crate::limits::raise_open_file_limit();
+    lab::limits::raise_open_file_limit();
     let upstream = Upstream::prepare(
         args.upstream.as_deref(),
         None,
         &args.faults,
-        crate::upstream::ProbeTimeouts {
+        lab::upstream::ProbeTimeouts {
             connect: Duration::from_secs(5),
             request: Duration::from_secs(30),
         },
@@ -247,7 +247,7 @@ fn sweep_into(
 
     let args_given: Vec<String> = std::env::args().skip(1).collect();
     let info = report::Info {
-        command: crate::sweep::runner::command_line(Path::new("runtime-lab"), &args_given),
+        command: crate::runner::command_line(Path::new("runtime-lab"), &args_given),
         started: started_at,
         duration_s: started.elapsed().as_secs_f64(),
         estimate_s: plan.estimate().as_secs_f64(),

@@ -1,9 +1,9 @@
 //! Line charts of the server figures: one or more panels side by side, each
 //! with named lines, optional log axes and a dashed reference line.
 
-use crate::baselines::Language;
-use crate::sweep::plot::{colour, register_font};
+use crate::plot::{colour, register_font};
 use anyhow::anyhow;
+use lab::baselines::Language;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;

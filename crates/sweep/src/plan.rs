@@ -6,7 +6,7 @@
 //! are unit-tested without starting a process.
 
 use super::report::thousands;
-use crate::baselines;
+use lab::baselines;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -80,7 +80,7 @@ pub const MOST_IN_FLIGHT: u32 = 10_000;
 
 /// The scaling figures' widest point: the most requests one process may hold
 /// here, with 20,000 open files per process (a hard limit that cannot be
-/// raised) less [`crate::limits::RESERVED_FDS`].
+/// raised) less [`lab::limits::RESERVED_FDS`].
 pub const WIDEST_IN_FLIGHT: u32 = 19_000;
 
 /// The executors that run the scaling figures past [`MOST_IN_FLIGHT`]: the
@@ -604,9 +604,9 @@ pub fn planned_stop(
     io_ms: u64,
     limits: &Limits,
 ) -> Option<String> {
-    // The same count that `run` checks before it starts (src/limits.rs), so
+    // The same count that `run` checks before it starts (crates/lab/src/limits.rs), so
     // that the plan never schedules a run that would refuse to start.
-    let sockets = crate::limits::open_files_needed(n as usize);
+    let sockets = lab::limits::open_files_needed(n as usize);
     if sockets > limits.open_files {
         return Some(format!(
             "needs about {sockets} open files (a socket per request in flight), the open-file limit is {}",
@@ -978,10 +978,8 @@ mod tests {
             let stop = planned(&plan, 7, executor, WIDEST_IN_FLIGHT).unwrap_err();
             assert!(stop.contains("N <= 10,000"), "{executor}: {stop}");
         }
-        // The run fits the open-file check that `run` makes (src/limits.rs).
-        assert!(
-            crate::limits::open_files_needed(WIDEST_IN_FLIGHT as usize) <= TWO_CORES.open_files
-        );
+        // The run fits the open-file check that `run` makes (crates/lab/src/limits.rs).
+        assert!(lab::limits::open_files_needed(WIDEST_IN_FLIGHT as usize) <= TWO_CORES.open_files);
         let tight = Limits {
             open_files: 19_100,
             ..TWO_CORES
