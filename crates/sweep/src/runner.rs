@@ -81,7 +81,7 @@ impl Runner {
         timeout: Duration,
     ) -> Result<(RunReport, RunDetail), String> {
         let deadline = Instant::now() + timeout;
-        let upstream_cpu = || self.upstream_pid.and_then(crate::upstream::process_cpu_ms);
+        let upstream_cpu = || self.upstream_pid.and_then(lab::upstream::process_cpu_ms);
         let upstream_before = upstream_cpu();
         let mut child = Command::new(&self.program)
             .args(self.args(spec))
