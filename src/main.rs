@@ -13,10 +13,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(&args),
-        Command::List => {
-            list();
-            Ok(())
-        }
+        Command::List => match list(&mut std::io::stdout().lock()) {
+            // A reader that stops early (`runtime-lab list | head`) is not an error.
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            printed => printed.context("cannot print the list"),
+        },
         Command::ServeFeatures(args) => serve_features(&args),
         Command::Serve(args) => runtime_lab::serve::run(&args),
         Command::ProcessWorker => exec_processes::work(std::io::stdin().lock(), std::io::stdout())
@@ -155,7 +156,7 @@ fn load(args: &LoadArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn list() {
+fn list(out: &mut impl Write) -> std::io::Result<()> {
     let rows = executors::ALL
         .iter()
         .map(|e| (e.name, e.summary, (e.available)()))
@@ -173,10 +174,11 @@ fn list() {
         .unwrap_or(0);
     for (name, summary, status) in rows {
         match status {
-            Ok(()) => println!("{name:<width$}  {summary}"),
-            Err(reason) => println!("{name:<width$}  {summary} [unavailable: {reason}]"),
+            Ok(()) => writeln!(out, "{name:<width$}  {summary}")?,
+            Err(reason) => writeln!(out, "{name:<width$}  {summary} [unavailable: {reason}]")?,
         }
     }
+    Ok(())
 }
 
 fn serve_features(args: &ServeFeaturesArgs) -> anyhow::Result<()> {
