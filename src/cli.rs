@@ -141,7 +141,7 @@ pub struct SweepArgs {
 
     /// Executors to run, e.g. `serial,threads` [default: every one a figure names];
     /// naming a baseline (`py-threads`) adds the baselines' series as --baselines does.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(sweep::plan::series_names()))]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(sweep::series_names()))]
     pub executors: Vec<String>,
 
     /// Add the articles' own Python and Go clients (see `list`) to the

@@ -9,7 +9,7 @@ use std::time::Duration;
 pub fn harness(sample_size: usize, measurement: Duration, warm_up: Duration) -> Criterion {
     // plotters finds no system font (it renders with an embedded one):
     // register it before criterion draws its charts.
-    sweep::plot::register_font();
+    sweep::draw::register_font();
     Criterion::default()
         // The same charts whether or not gnuplot happens to be installed.
         .plotting_backend(PlottingBackend::Plotters)

@@ -1,15 +1,11 @@
 //! Line charts of the server figures: one or more panels side by side, each
 //! with named lines, optional log axes and a dashed reference line.
 
-use crate::plot::{colour, register_font};
+use crate::draw::{Drawing, SIZE, by_language, colour, dashes, legend_heading};
 use anyhow::anyhow;
 use lab::baselines::Language;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use std::path::Path;
-
-/// Chart size in pixels.
-const SIZE: (u32, u32) = (1100, 720);
 
 /// One line: a label, the executor that picks its colour, and its points
 /// `(x, median, min, max)`.
@@ -52,19 +48,10 @@ pub struct Chart {
     pub footnote: String,
 }
 
-/// Draws `chart` to `png` and `svg`.
-pub fn draw(chart: &Chart, png: &Path, svg: &Path) -> anyhow::Result<()> {
-    register_font();
-    {
-        let root = BitMapBackend::new(png, SIZE).into_drawing_area();
-        draw_on(&root, chart)?;
-        root.present()
-            .map_err(|error| anyhow!("cannot write {}: {error}", png.display()))?;
+impl Drawing for Chart {
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
+        draw_on(root, self)
     }
-    let root = SVGBackend::new(svg, SIZE).into_drawing_area();
-    draw_on(&root, chart)?;
-    root.present()
-        .map_err(|error| anyhow!("cannot write {}: {error}", svg.display()))
 }
 
 fn draw_on<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> anyhow::Result<()> {
@@ -162,33 +149,15 @@ where
         .map_err(fail)?;
     // Grouped by language in the legend, Rust first, each group under its
     // name when the panel has more than one, as in the fan-out figures.
-    let mut ordered: Vec<&Line> = panel.lines.iter().collect();
-    ordered.sort_by_key(|line| Language::of(&line.executor));
-    let grouped = ordered
-        .iter()
-        .any(|line| Language::of(&line.executor) != Language::Rust);
-    let mut group = None;
-    for line in ordered {
+    for (opens, line) in by_language(&panel.lines, |line| line.executor.as_str()) {
         let language = Language::of(&line.executor);
-        if grouped && group != Some(language) {
-            group = Some(language);
-            chart
-                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-                .map_err(fail)?
-                .label(format!("{}:", language.as_str()))
-                .legend(|(x, y)| EmptyElement::at((x, y)));
+        if let Some(language) = opens {
+            legend_heading(&mut chart, language)?;
         }
         let colour = colour(&line.executor);
         let style = ShapeStyle::from(&colour).stroke_width(2);
         let points: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, p.1)).collect();
-        // Solid for Rust (dashed with --gil), long dashes for Python, dots for Go.
-        let dashes = match language {
-            Language::Python => Some((12, 6)),
-            Language::Go => Some((3, 5)),
-            Language::Rust if line.dashed => Some((8, 5)),
-            Language::Rust => None,
-        };
-        let series = match dashes {
+        let series = match dashes(language, line.dashed) {
             Some((dash, gap)) => {
                 chart.draw_series(DashedLineSeries::new(points.clone(), dash, gap, style))
             }

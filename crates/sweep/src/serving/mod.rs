@@ -24,8 +24,8 @@ pub mod plan;
 pub mod report;
 
 use crate::SweepOptions;
-use crate::report::Machine;
-use crate::{FEATURES, executor_status, partial, prepare_out_dir, write_atomically};
+use crate::machine::Machine;
+use crate::{FEATURES, executor_status, prepare_out_dir, write_atomically};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use lab::upstream::{Upstream, UsageError};
@@ -103,7 +103,7 @@ pub struct Row {
 /// Runs the server sweep that `args` describe and writes its report folder.
 pub fn run(args: &SweepOptions) -> anyhow::Result<()> {
     let started = Instant::now();
-    let (date, started_at) = crate::report::utc_now();
+    let (date, started_at) = crate::machine::utc_now();
     let machine = Machine::detect();
     let mut scale = if args.quick {
         ServingScale::quick()
@@ -247,7 +247,7 @@ fn sweep_into(
 
     let args_given: Vec<String> = std::env::args().skip(1).collect();
     let info = report::Info {
-        command: crate::runner::command_line(Path::new("runtime-lab"), &args_given),
+        command: crate::machine::command_line(Path::new("runtime-lab"), &args_given),
         started: started_at,
         duration_s: started.elapsed().as_secs_f64(),
         estimate_s: plan.estimate().as_secs_f64(),
@@ -269,19 +269,11 @@ fn sweep_into(
     let json = serde_json::to_string_pretty(&json).context("cannot encode results.json")?;
     write_atomically(out, "results.json", json.as_bytes())?;
     for result in &results {
-        let id = result.figure.id;
-        let (png, svg) = (format!("fig{id}.png"), format!("fig{id}.svg"));
-        let (png_partial, svg_partial) = (partial(out, &png), partial(out, &svg));
-        chart::draw(
+        crate::draw::write_figure(
+            out,
+            result.figure.id,
             &result.chart(&plan.scale, machine.cores),
-            &png_partial,
-            &svg_partial,
-        )
-        .with_context(|| format!("cannot plot figure {id}"))?;
-        for (from, name) in [(png_partial, png), (svg_partial, svg)] {
-            std::fs::rename(&from, out.join(&name))
-                .with_context(|| format!("cannot write {}", out.join(&name).display()))?;
-        }
+        )?;
     }
     let markdown = report::render(machine, &info, plan, &results);
     write_atomically(out, "REPORT.md", markdown.as_bytes())?;

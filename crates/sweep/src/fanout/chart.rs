@@ -1,53 +1,17 @@
-//! One PNG and one SVG per figure, drawn with plotters.
-//!
-//! Text is laid out with ab_glyph from Noto Sans Regular, embedded in the
-//! binary by the `ttf-noto-sans` crate (Apache License 2.0), so plots render
-//! the same on a bare machine without system fonts or fontconfig.
+//! The fan-out figures' charts: wall time or memory against N, one line per
+//! executor, and the phase figures' stacked bars; drawn through
+//! [`crate::draw`], which owns the colours, the font and the output.
 
 use super::phases::Phase;
-use super::plan::{DESIGN_EXECUTORS, Measure};
-use super::report::thousands;
-use super::results::{FigureResult, HELD_SHARE, SeriesResult};
+use super::plan::Measure;
+use super::results::{FigureResult, HELD_SHARE};
+use crate::draw::{Drawing, SIZE, by_language, colour, dashes, legend_heading};
+use crate::table::{thousands, trim_number};
 use anyhow::anyhow;
-use lab::baselines::{self, Language};
+use lab::baselines::Language;
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
-use std::path::Path;
-use std::sync::Once;
-
-/// Plot size in pixels.
-const SIZE: (u32, u32) = (1100, 720);
-
-/// One colour per executor, the same in every figure (Tableau 10 and one more).
-const PALETTE: [RGBColor; 11] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-    RGBColor(0, 0, 128),
-];
-
-/// One colour per baseline, in `baselines::ALL`'s order, unlike any
-/// executor's: dark and saturated, since they are also drawn dashed (Python)
-/// or dotted (Go) with their own markers.
-const BASELINE_PALETTE: [RGBColor; 9] = [
-    RGBColor(110, 0, 0),
-    RGBColor(230, 0, 230),
-    RGBColor(255, 190, 0),
-    RGBColor(75, 0, 150),
-    RGBColor(0, 95, 80),
-    RGBColor(0, 205, 140),
-    RGBColor(200, 90, 0),
-    RGBColor(120, 120, 0),
-    RGBColor(0, 60, 200),
-];
 
 /// One colour per phase, in [`Phase::ALL`]'s order: the waits that only
 /// scale with the store (connect, wait) in cool colours, the work on the
@@ -70,58 +34,10 @@ pub fn phase_colour(phase: Phase) -> RGBColor {
     PHASE_PALETTE[index]
 }
 
-/// The colour of `executor`, the same in every figure of every sweep.
-pub fn colour(executor: &str) -> RGBColor {
-    if let Some(index) = baselines::ALL.iter().position(|b| b.name == executor) {
-        return BASELINE_PALETTE[index % BASELINE_PALETTE.len()];
+impl Drawing for FigureResult {
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
+        draw_figure(root, self)
     }
-    let index = DESIGN_EXECUTORS
-        .iter()
-        .position(|&name| name == executor)
-        .unwrap_or(PALETTE.len() - 1);
-    PALETTE[index]
-}
-
-/// A series' line: solid for Rust, dashed for Python, dotted for Go.
-fn dashes(language: Language) -> Option<(u32, u32)> {
-    match language {
-        Language::Rust => None,
-        Language::Python => Some((12, 6)),
-        Language::Go => Some((3, 5)),
-    }
-}
-
-/// Registers the embedded font as plotters' `sans-serif`, once per process.
-///
-/// plotters is built with `ab_glyph` and no system-font lookup, so every
-/// plot drawn in this process needs it: the sweep's, and criterion's charts
-/// in the benches, which call this before criterion draws.
-pub fn register_font() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        if plotters::style::register_font("sans-serif", FontStyle::Normal, ttf_noto_sans::REGULAR)
-            .is_err()
-        {
-            // The font is compiled in; failing to parse it is a build defect.
-            panic!("the embedded Noto Sans font does not parse");
-        }
-    });
-}
-
-/// Draws `figure` to `png` and `svg`.
-pub fn draw(figure: &FigureResult, png: &Path, svg: &Path) -> anyhow::Result<()> {
-    register_font();
-    {
-        let root = BitMapBackend::new(png, SIZE).into_drawing_area();
-        draw_figure(&root, figure)?;
-        root.present()
-            .map_err(|error| anyhow!("cannot write {}: {error}", png.display()))?;
-    }
-    let root = SVGBackend::new(svg, SIZE).into_drawing_area();
-    draw_figure(&root, figure)?;
-    root.present()
-        .map_err(|error| anyhow!("cannot write {}: {error}", svg.display()))?;
-    Ok(())
 }
 
 /// The y values of every plotted point and bound, for the axis ranges.
@@ -266,21 +182,10 @@ where
 
     // Grouped by language in the legend, Rust first, each group under its
     // name when the figure has more than one.
-    let mut ordered: Vec<&SeriesResult> = figure.series.iter().collect();
-    ordered.sort_by_key(|series| Language::of(series.executor));
-    let grouped = ordered
-        .iter()
-        .any(|series| Language::of(series.executor) != Language::Rust);
-    let mut group = None;
-    for series in ordered {
+    for (opens, series) in by_language(&figure.series, |series| series.executor) {
         let language = Language::of(series.executor);
-        if grouped && group != Some(language) {
-            group = Some(language);
-            chart
-                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-                .map_err(fail)?
-                .label(format!("{}:", language.as_str()))
-                .legend(|(x, y)| EmptyElement::at((x, y)));
+        if let Some(language) = opens {
+            legend_heading(&mut chart, language)?;
         }
         let base = colour(series.executor);
         let style = if series.gil {
@@ -318,7 +223,7 @@ where
             None => series.label.clone(),
         };
         let line = points.iter().map(|&(x, y, _, _)| (x, y));
-        let drawn = match dashes(language) {
+        let drawn = match dashes(language, false) {
             None => chart.draw_series(LineSeries::new(line, style)),
             Some((dash, gap)) => chart.draw_series(DashedLineSeries::new(line, dash, gap, style)),
         };
@@ -565,30 +470,9 @@ fn footnote(figure: &FigureResult) -> String {
     note
 }
 
-/// 1000.0 as "1000", 0.25 as "0.25".
-fn trim_number(value: f64) -> String {
-    if value.abs() >= 100.0 || value.fract() == 0.0 {
-        format!("{value:.0}")
-    } else if value.abs() >= 1.0 {
-        let text = format!("{value:.1}");
-        text.trim_end_matches(".0").to_owned()
-    } else {
-        let text = format!("{value:.3}");
-        text.trim_end_matches('0').trim_end_matches('.').to_owned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn axis_numbers_are_short() {
-        assert_eq!(trim_number(1000.0), "1000");
-        assert_eq!(trim_number(2.5), "2.5");
-        assert_eq!(trim_number(0.25), "0.25");
-        assert_eq!(trim_number(3.0), "3");
-    }
 
     #[test]
     fn phase_and_memory_figures_draw_with_and_without_measurements() {
@@ -625,7 +509,7 @@ mod tests {
                 out.join(format!("{name}.png")),
                 out.join(format!("{name}.svg")),
             );
-            draw(&result, &png, &svg).unwrap();
+            crate::draw::save(&result, &png, &svg).unwrap();
             assert!(std::fs::metadata(&png).unwrap().len() > 1_000, "{name}.png");
             let svg = std::fs::read_to_string(&svg).unwrap();
             if name == "memory" {
@@ -644,7 +528,7 @@ mod tests {
 
     #[test]
     fn every_executor_and_baseline_has_its_own_colour() {
-        let names: Vec<&str> = super::super::plan::series_names().collect();
+        let names: Vec<&str> = crate::series_names().collect();
         let colours: std::collections::HashSet<_> = names
             .iter()
             .map(|name| {

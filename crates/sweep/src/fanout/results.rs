@@ -696,7 +696,7 @@ fn csv_field(field: &str) -> String {
 #[cfg(test)]
 pub(crate) mod fixtures {
     use super::*;
-    use crate::plan::{self, Scale};
+    use crate::fanout::plan::{self, Scale};
 
     pub(crate) fn point(n: u32, in_flight: Option<f64>, phases: Option<PhasesMs>) -> PointResult {
         let one = Spread::of([1.0]).unwrap();

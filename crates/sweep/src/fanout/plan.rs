@@ -5,32 +5,11 @@
 //! Everything here is pure data, so the budget of `--quick` and the run order
 //! are unit-tested without starting a process.
 
-use super::report::thousands;
+use crate::DESIGN_EXECUTORS;
+use crate::table::thousands;
 use lab::baselines;
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// Every executor DESIGN.md names, in its table's order. The figures name
-/// executors from this list whether or not this build has them yet; the
-/// sweep skips the missing ones and says so in REPORT.md.
-pub const DESIGN_EXECUTORS: [&str; 11] = [
-    "serial",
-    "threads",
-    "rayon",
-    "crossbeam",
-    "processes",
-    "tokio-ct",
-    "tokio-ct-offload",
-    "tokio-mt",
-    "smol",
-    "async-std",
-    "glommio",
-];
-
-/// Every name `sweep --executors` accepts: DESIGN.md's executors, then the baselines.
-pub fn series_names() -> impl Iterator<Item = &'static str> {
-    DESIGN_EXECUTORS.into_iter().chain(baselines::names())
-}
 
 /// The baselines that `sweep --baselines` adds to each figure, beside the
 /// Rust executors that stand for them: the articles' serial, threads,
@@ -897,7 +876,7 @@ mod tests {
         // Every baseline a figure names is one of the table's.
         for figure in &all {
             for series in &figure.series {
-                assert!(series_names().any(|name| name == series.executor));
+                assert!(crate::series_names().any(|name| name == series.executor));
             }
         }
         // Figure 5 reaches the articles' 32 batches even in the quick set.

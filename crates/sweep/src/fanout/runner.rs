@@ -8,7 +8,7 @@ use super::phases::RunDetail;
 use super::plan::RunSpec;
 use pipeline::RunReport;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -176,27 +176,4 @@ pub fn timeout_for(estimate_ms: f64) -> Duration {
 pub fn this_program() -> anyhow::Result<PathBuf> {
     use anyhow::Context;
     std::env::current_exe().context("cannot find the runtime-lab binary")
-}
-
-/// Shell-quotes a command line for REPORT.md.
-pub fn command_line(program: &Path, args: &[String]) -> String {
-    let name = program.file_name().map_or_else(
-        || program.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    std::iter::once(name)
-        .chain(args.iter().cloned())
-        .map(|word| {
-            if !word.is_empty()
-                && word
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+".contains(c))
-            {
-                word
-            } else {
-                format!("'{}'", word.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
