@@ -299,13 +299,23 @@ impl Calibration {
         }
     }
 
+    /// Values' worth of kernel rounds between two reads of the clock.
+    const VALUES_PER_CLOCK_READ: usize = 4096;
+
     fn sample(values: &[f64], cpu: Duration) -> f64 {
+        // Reading the thread's CPU clock is a system call that costs about
+        // a round of a few hundred values: read it once every few thousand
+        // values' worth of rounds, so that a sample of small batches
+        // (`--features 64`) measures the kernel, not the clock.
+        let rounds_per_read = (Self::VALUES_PER_CLOCK_READ / values.len().max(1)).max(1) as u64;
         let start = thread_cpu_time();
         let mut rounds = 0u64;
         let mut sink = 0.0;
         loop {
-            sink += kernel_round(black_box(values), rounds);
-            rounds += 1;
+            for _ in 0..rounds_per_read {
+                sink += kernel_round(black_box(values), rounds);
+                rounds += 1;
+            }
             let elapsed = thread_cpu_time() - start;
             if elapsed >= cpu {
                 black_box(sink);
@@ -374,7 +384,10 @@ mod tests {
         let values: Vec<f64> = (1..=7).map(f64::from).collect();
         // Slots 0, 1, 2 take values 1+4+7, 2+5, 3+6.
         assert_eq!(fold_values(values.into(), 3).as_ref(), [12.0, 7.0, 9.0]);
-        assert_eq!(fold_values(vec![2.0].into(), 4).as_ref(), [2.0, 0.0, 0.0, 0.0]);
+        assert_eq!(
+            fold_values(vec![2.0].into(), 4).as_ref(),
+            [2.0, 0.0, 0.0, 0.0]
+        );
         assert_eq!(fold_values(Vec::new().into(), 2).as_ref(), [0.0, 0.0]);
         // In order: ((0 + a) + b) + c, which float addition tells apart.
         let order = fold_values(vec![1e16, 1.0, -1e16, 1.0].into(), 1);

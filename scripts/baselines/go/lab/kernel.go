@@ -202,13 +202,22 @@ func Calibrate(features int) float64 {
 	for i := range values {
 		values[i] = float64(Mix(uint64(i))>>11)/float64(uint64(1)<<53) - 0.5
 	}
+	// getrusage is a system call that costs about a round of a few hundred
+	// values: read the clock once every 4,096 values' worth of rounds, as
+	// the Rust Calibration does, so that small batches measure the kernel.
+	roundsPerRead := 4096 / features
+	if roundsPerRead < 1 {
+		roundsPerRead = 1
+	}
 	sample := func() float64 {
 		start := ThreadCPUTime()
 		rounds := uint64(0)
 		sink := 0.0
 		for {
-			sink += KernelRound(values, rounds)
-			rounds++
+			for i := 0; i < roundsPerRead; i++ {
+				sink += KernelRound(values, rounds)
+				rounds++
+			}
 			elapsed := ThreadCPUTime() - start
 			if elapsed >= 10*time.Millisecond {
 				keep(sink)
