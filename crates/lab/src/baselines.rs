@@ -436,6 +436,10 @@ impl Baseline {
             workload.retries.to_string(),
             "--upstream".to_owned(),
             workload.upstream.url.clone(),
+            // What the probe decided, which the URL alone does not say (a
+            // plain URL and a store's base look alike).
+            "--upstream-kind".to_owned(),
+            workload.upstream.kind.as_str().to_owned(),
         ]);
         // No bytecode cache in the source tree. (PYTHONPYCACHEPREFIX would
         // also hide the packages' caches that pip compiled, and make every

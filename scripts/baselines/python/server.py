@@ -131,7 +131,7 @@ def predict(workload, request_id, fetched):
         try:
             if isinstance(body, lab.BatchError):
                 raise body
-            digest, _ = lab.process(workload, batch_id, body)
+            digest, _, _ = lab.process(workload, batch_id, body)
         except lab.BatchError as error:
             return 502, {"error": f"batch {batch_id}: {error.message}"}
         digests.append(digest)

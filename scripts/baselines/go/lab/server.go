@@ -151,7 +151,7 @@ func (s *Server) Predict(id uint64) (int, interface{}) {
 		err := errs[i]
 		var digest uint64
 		if err == nil {
-			digest, err = w.Preprocess(batch, body)
+			digest, _, err = w.Preprocess(batch, body)
 		}
 		if err != nil {
 			return http.StatusBadGateway, map[string]string{"error": fmt.Sprintf("batch %d: %s", batch, err)}
