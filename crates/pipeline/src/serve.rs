@@ -250,8 +250,9 @@ impl Answer {
 
     /// The answer to `/io?id=N` once both batches were fetched (the
     /// store's, then the cache's): their digests combined, or 502 naming
-    /// the first batch that failed. `store` is the workload of
-    /// [`io_workloads`], with no kernel rounds.
+    /// the first batch that failed. `store` is the store's workload with
+    /// no kernel rounds (`cpu_rounds` 0): the route does no CPU work but
+    /// the digest's.
     pub fn io<B: AsRef<[u8]>>(
         store: &Workload,
         id: u64,
