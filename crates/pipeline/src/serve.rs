@@ -88,7 +88,7 @@ pub enum Route {
 }
 
 /// The largest `n` that `/fib` takes: its answer, 102334155, takes
-/// Python about a minute and fits every language's integer.
+/// CPython tens of seconds and fits every language's integer.
 pub const MAX_FIB_N: u32 = 40;
 
 /// The body of a `404` answer, for any path that no route serves.

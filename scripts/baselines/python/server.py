@@ -160,7 +160,7 @@ PING = {"ping": "pong"}
 # The body of a 404, for any path that no route serves.
 NOT_FOUND = {"error": "not found"}
 
-# The largest n that /fib takes (fib(40) = 102334155, about a minute here).
+# The largest n that /fib takes (fib(40) = 102334155, tens of seconds in CPython).
 MAX_FIB_N = 40
 
 
