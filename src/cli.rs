@@ -54,7 +54,7 @@ pub enum Command {
     List,
     /// Run the feature store in the foreground (prints one readiness line).
     ServeFeatures(ServeFeaturesArgs),
-    /// Serve `GET /predict?id=N` over HTTP on one executor (prints one readiness line).
+    /// Serve /ping, /fib?n=N, /io?id=N and /predict?id=N over HTTP on one executor (prints one readiness line).
     Serve(ServeArgs),
     /// Serve as a worker of the `processes` executor on stdin and stdout.
     #[command(name = lab::executors::WORKER_SUBCOMMAND, hide = true)]

@@ -34,6 +34,7 @@ pub const FIGURE_BASELINES: [(u8, &[BaselineSeries]); 3] = [
             ("py-uvicorn", None),
             ("py-gunicorn", None),
             ("go-nethttp", None),
+            ("go-gin", None),
         ],
     ),
     (
