@@ -54,7 +54,7 @@ pub enum Command {
     List,
     /// Run the feature store in the foreground (prints one readiness line).
     ServeFeatures(ServeFeaturesArgs),
-    /// Serve `GET /predict?id=N` over HTTP on one executor (prints one readiness line).
+    /// Serve /ping, /fib?n=N, /io?id=N and /predict?id=N over HTTP on one executor (prints one readiness line).
     Serve(ServeArgs),
     /// Serve as a worker of the `processes` executor on stdin and stdout.
     #[command(name = lab::executors::WORKER_SUBCOMMAND, hide = true)]
@@ -151,7 +151,7 @@ pub struct SweepArgs {
     pub baselines: bool,
 
     /// Runs per point: each point is their median, with min-max whiskers
-    /// [default: 3; with --server, 1 quick and 2 full].
+    /// [default: 3; with --server, 2 quick and 3 full].
     #[arg(long, value_name = "R", value_parser = clap::value_parser!(u32).range(1..=100))]
     pub repeat: Option<u32>,
 
@@ -218,6 +218,13 @@ fn upstream_kind_phrase(kind: UpstreamKind) -> &'static str {
 
 /// Arguments of `load`: exactly one of `--rate` and `--max`.
 #[derive(Args)]
+#[command(
+    after_help = "Which requests count: in open loop (--rate), those whose intended start \
+falls in the measured window (answered before the window, plus --drain, ends); in closed loop \
+(--max), every request that completes inside the window, whatever its start, as wrk counts, so \
+the throughput does not depend on the window's length. achieved_rps counts successful (2xx/3xx) \
+answers only; failed requests are counted beside it, by kind."
+)]
 #[command(group(clap::ArgGroup::new("schedule").required(true).args(["rate", "max"])))]
 pub struct LoadArgs {
     /// URL to load, `http://host:port/path?query`; each `{id}` in it becomes
@@ -231,7 +238,8 @@ pub struct LoadArgs {
     pub rate: Option<f64>,
 
     /// Closed loop: each connection sends its next request as soon as the
-    /// last answer arrives, timed from the send (like wrk).
+    /// last answer arrives, timed from the send; counts the requests that
+    /// complete in the window (like wrk).
     #[arg(long)]
     pub max: bool,
 
@@ -251,8 +259,8 @@ pub struct LoadArgs {
     #[arg(allow_negative_numbers = true, long, value_name = "MS", default_value_t = load::DEFAULT_TIMEOUT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub timeout_ms: u64,
 
-    /// Seconds after the window in which requests due in it may still
-    /// complete and count (0: they are abandoned as unfinished).
+    /// Open loop: seconds after the window in which requests due in it may
+    /// still complete and count (0: they are abandoned as unfinished).
     #[arg(allow_negative_numbers = true, long, value_name = "S", default_value_t = 0.0, value_parser = parse_warmup)]
     pub drain: f64,
 
@@ -343,7 +351,7 @@ pub fn print_load_report(report: &load::LoadReport) {
                 report.duration_s, report.warmup_s
             ),
         ),
-        ("achieved", format!("{:.1} req/s", report.achieved_rps)),
+        ("achieved", format!("{:.1} req/s ok", report.achieved_rps)),
         (
             "ok / unfinished",
             format!("{} / {}", report.ok, report.unfinished),

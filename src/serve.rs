@@ -10,7 +10,7 @@
 //! `--prefork-child`: it listens on the same port with `SO_REUSEPORT`, uses
 //! the parent's feature store and calibration, and has a GIL of its own.
 //!
-//! A server baseline (`py-uvicorn`, `py-gunicorn`, `go-nethttp`) is served
+//! A server baseline (`py-uvicorn`, `py-gunicorn`, `go-nethttp`, `go-gin`) is served
 //! the same way from the outside: the same port check, upstream and
 //! readiness line, with the baseline's own program as the one child, which
 //! gets SIGTERM when `serve` is told to stop and is reaped however `serve`

@@ -209,3 +209,33 @@ fn client_errors_stop_before_the_run_and_failed_runs_have_no_efficiency() {
     );
     assert!(!stdout.contains("efficiency"), "{stdout}");
 }
+
+#[test]
+fn the_readmes_io_and_cpu_example_burns_what_it_asks() {
+    let httpbin = Httpbin::start();
+    // The README's command, on this httpbin: `run -e tokio-mt -n 8 --io-ms
+    // 1000 --cpu-ms 100 --upstream 'http://127.0.0.1:8080/delay/1?b={id}'`.
+    let report = report_of(
+        &httpbin.url("/delay/1?b={id}"),
+        &[
+            "--executor",
+            "tokio-mt",
+            "-n",
+            "8",
+            "--io-ms",
+            "1000",
+            "--cpu-ms",
+            "100",
+        ],
+    );
+    assert_eq!(report["ok"], 8, "{report}");
+    assert_eq!(report["upstream_kind"], "template", "{report}");
+    // httpbin's JSON is a few hundred bytes, folded into 1,024 values.
+    let values = report["values_per_batch"].as_u64().expect("a count");
+    assert!((100..2000).contains(&values), "{report}");
+    let cpu = common::number(&report, "cpu_per_batch_ms");
+    assert!(
+        (60.0..160.0).contains(&cpu),
+        "asked for 100 ms per batch, measured {cpu} ms"
+    );
+}

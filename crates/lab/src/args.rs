@@ -233,7 +233,10 @@ fn kernel_rounds(given: Option<u64>, cpu_ms: f64, features: u32) -> u64 {
 /// `GET /predict?id=N` fetches `--fanout` feature batches (ids N*S .. N*S+S)
 /// from the feature store, preprocesses them with `--cpu-ms` of calibrated
 /// CPU work in all, and answers `{"id":N,"digest":"<16 hex>","batches":S}`,
-/// the same digest on every executor. `GET /health` answers 200 once ready.
+/// the same digest on every executor. The other scenarios: `GET /ping`
+/// (no fetch, no CPU), `GET /fib?n=N` (naive recursive Fibonacci, equal
+/// work in every language) and `GET /io?id=N` (two concurrent fetches, no
+/// CPU); see `pipeline::serve`. `GET /health` answers 200 once ready.
 /// The server prints one line, `listening on http://HOST:PORT`, when it
 /// accepts connections, and stops cleanly on SIGINT or SIGTERM.
 #[derive(Args)]

@@ -12,8 +12,9 @@
 //! `$RUNTIME_LAB_BASELINES`), and one that is not installed says so.
 //!
 //! The server baselines ([`Role::Server`]: FastAPI on uvicorn, Flask on
-//! gunicorn, Go's net/http) take `serve`'s flags instead, answer
-//! `/predict?id=N` with the Rust servers' digest, and run under
+//! gunicorn, Go's net/http and Gin) take `serve`'s flags instead, answer
+//! the scenarios' routes (`/ping`, `/fib`, `/io`, `/predict`) with the Rust
+//! servers' answers, and run under
 //! `runtime-lab serve -e py-uvicorn` (see the binary's `serve.rs`).
 
 use crate::args::{ServeArgs, WorkloadArgs};
@@ -68,7 +69,7 @@ impl Language {
 pub enum Role {
     /// Fetches a workload's batches and prints a run report: `run -e NAME`.
     Client,
-    /// Serves `/predict` and `/health`: `serve -e NAME`.
+    /// Serves the scenarios' routes and `/health`: `serve -e NAME`.
     Server,
 }
 
@@ -214,6 +215,15 @@ pub const ALL: &[Baseline] = &[
         role: Role::Server,
         summary: "Go server: net/http, a goroutine per request on GOMAXPROCS=W threads (Rust: tokio-mt)",
         program: "go-nethttp",
+        serial: false,
+        cost: GO_COST,
+    },
+    Baseline {
+        name: "go-gin",
+        language: Language::Go,
+        role: Role::Server,
+        summary: "Go server: Gin (Debian's 1.8.1) on net/http, a goroutine per request on GOMAXPROCS=W threads, the article's Go server (Rust: tokio-mt)",
+        program: "go-gin",
         serial: false,
         cost: GO_COST,
     },
@@ -436,6 +446,10 @@ impl Baseline {
             workload.retries.to_string(),
             "--upstream".to_owned(),
             workload.upstream.url.clone(),
+            // What the probe decided, which the URL alone does not say (a
+            // plain URL and a store's base look alike).
+            "--upstream-kind".to_owned(),
+            workload.upstream.kind.as_str().to_owned(),
         ]);
         // No bytecode cache in the source tree. (PYTHONPYCACHEPREFIX would
         // also hide the packages' caches that pip compiled, and make every
@@ -553,7 +567,7 @@ mod tests {
     fn every_article_server_is_a_server_baseline() {
         assert_eq!(
             names_of(Role::Server),
-            ["py-uvicorn", "py-gunicorn", "go-nethttp"]
+            ["py-uvicorn", "py-gunicorn", "go-nethttp", "go-gin"]
         );
         assert!(names_of(Role::Client).contains(&"py-asyncio"));
     }

@@ -27,7 +27,7 @@ pub struct Executor {
     pub serve: Option<Serve>,
 }
 
-/// How an executor serves `/predict` (see DESIGN.md's serving table).
+/// How an executor serves the scenarios' routes (see DESIGN.md's serving table).
 pub struct Serve {
     /// Serves on a listener in this process until the control is stopped.
     pub run: fn(TcpListener, &Workload, &Control) -> anyhow::Result<()>,

@@ -50,7 +50,6 @@ pub(crate) fn run(config: &Config) -> Result<LoadReport, Error> {
     let cpu = CpuTime::now().since(&cpu_before);
     let recorder = &totals.recorder;
     let errors = recorder.errors().clone();
-    let completed = recorder.ok() + errors.values().sum::<u64>();
     Ok(LoadReport {
         mode: match config.mode {
             Mode::Open { .. } => ModeName::Open,
@@ -61,7 +60,8 @@ pub(crate) fn run(config: &Config) -> Result<LoadReport, Error> {
             Mode::Open { rate } => Some(rate),
             Mode::Closed => None,
         },
-        achieved_rps: completed as f64 / config.duration.as_secs_f64(),
+        // A rate of failures is not a throughput: only ok answers count.
+        achieved_rps: recorder.ok() as f64 / config.duration.as_secs_f64(),
         ok: recorder.ok(),
         errors,
         unfinished: recorder.unfinished(),
@@ -358,6 +358,15 @@ fn tickets_before(offset: Duration, rate: f64) -> u64 {
 
 /// One connection of the closed loop: sends its next request as soon as the
 /// last one has ended.
+///
+/// A request counts when it *completes* inside the measured window, whatever
+/// its start (wrk's rule): at C connections into a server that takes a
+/// second per C requests, every request started in the window ends in it or
+/// just after, and counting by start as well as end would drop the requests
+/// that straddle the window's edges, a share that grows as the window
+/// shrinks. Counted by completion, the throughput is the server's rate of
+/// answers, whatever the window's length. The closed loop has no drain: a
+/// request still outstanding when the window ends is abandoned as unfinished.
 async fn closed_loop(shared: Arc<Shared>, mut conn: Option<Conn>) {
     loop {
         let start = Instant::now();
@@ -365,8 +374,11 @@ async fn closed_loop(shared: Arc<Shared>, mut conn: Option<Conn>) {
             return;
         }
         let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let outcome = shared.request(&mut conn, id, start).await;
-        if start >= shared.measure_from {
+        let Ok(outcome) = timeout_at(shared.end, shared.request(&mut conn, id, start)).await else {
+            shared.record(Outcome::Unfinished);
+            return;
+        };
+        if Instant::now() >= shared.measure_from {
             shared.record(outcome);
         }
         if matches!(outcome, Outcome::Failed(ErrorKind::Connect)) {

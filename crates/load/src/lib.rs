@@ -15,7 +15,10 @@
 //! send: tokio's timer wakes up to a millisecond late, and that lateness is
 //! the generator's, not the server's.)
 //! Closed-loop mode ([`Mode::Closed`]) is kept for what it measures well: the
-//! maximum throughput at a given number of connections.
+//! maximum throughput at a given number of connections. It counts every
+//! request that completes inside the measured window, whatever its start,
+//! as wrk does, so its throughput does not depend on the window's length;
+//! `achieved_rps` counts successful answers only, in both modes.
 //!
 //! The generator is one tokio runtime (one thread by default, the most
 //! CPU-frugal) driving hyper's low-level HTTP/1.1 client connections, one
@@ -96,7 +99,8 @@ pub struct Config {
     pub connections: usize,
     /// The measured window, after the warm-up.
     pub duration: Duration,
-    /// Requests whose start falls in the first `warmup` are sent but not recorded.
+    /// Before the measured window: requests sent (open loop: due) or, in
+    /// closed loop, completed in it are not recorded.
     pub warmup: Duration,
     /// Per request, connect included; a request past it counts as an error.
     pub timeout: Duration,
@@ -104,6 +108,7 @@ pub struct Config {
     /// complete (and count); 0 abandons them at the window's end as
     /// `unfinished`. A drain as long as the latency that still counts as
     /// served keeps `achieved_rps` from being short by the requests in flight.
+    /// Open loop only: the closed loop counts what completes in the window.
     pub drain: Duration,
     /// Runtime threads: 1 runs everything on one thread (current-thread runtime).
     pub threads: usize,

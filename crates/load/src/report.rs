@@ -15,9 +15,14 @@ pub struct LoadReport {
     pub url: String,
     /// The scheduled rate in open loop; `None` (JSON `null`) in closed loop.
     pub offered_rps: Option<f64>,
-    /// Requests completed in the measured window, ok or not, per second of it.
+    /// Successful answers (`ok`) per second of the measured window; failed
+    /// requests are counted in `errors`, never here. Which requests belong
+    /// to the window: in open loop those whose intended start falls in it
+    /// (answered before the drain ends); in closed loop those that complete
+    /// in it, whatever their start (wrk's rule), so that the rate does not
+    /// depend on the window's length.
     pub achieved_rps: f64,
-    /// Requests answered 2xx or 3xx in the measured window.
+    /// Requests of the measured window answered 2xx or 3xx.
     pub ok: u64,
     /// Failed requests in the measured window, by kind; kinds that did not
     /// occur are absent.
@@ -25,8 +30,9 @@ pub struct LoadReport {
     /// Requests of the measured window without an answer when it ended,
     /// neither ok nor errors: sent and still outstanding, and in open loop
     /// also those that fell due while every connection was busy and were
-    /// never sent. So in open loop `achieved_rps * duration_s + unfinished`
-    /// is about `offered_rps * duration_s`.
+    /// never sent. So in open loop `(ok + errors) + unfinished` is about
+    /// `offered_rps * duration_s`. In closed loop, the requests still
+    /// outstanding at the window's end (at most one per connection).
     pub unfinished: u64,
     /// Latency of the ok requests of the measured window.
     pub latency_ms: LatencyMs,

@@ -3,6 +3,7 @@
 use crate::gil::GilHold;
 use crate::{BatchError, Fetched, Payload, Phases, UpstreamKind, Workload};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,10 @@ use std::time::{Duration, Instant};
 pub struct Processed {
     /// The batch's digest; [`combine_digests`] folds these into the run checksum.
     pub digest: u64,
+    /// Values the body gave before [`fold_values`] made them `features`
+    /// values: the feature batch's length, or the body's bytes.
+    #[serde(default)]
+    pub values: u64,
     /// Thread CPU time spent decoding and preprocessing (excludes GIL waits).
     pub cpu: Duration,
     /// Where the batch's time went. [`process`] fills in `queue` (the wait
@@ -54,9 +59,13 @@ impl Processed {
 /// Decodes and preprocesses one fetched batch.
 ///
 /// The body is decoded (a feature batch from a feature store, raw bytes from
-/// any other upstream), then the kernel runs `workload.cpu_rounds` rounds of
-/// normalise, transform and reduce over the values, under the emulated GIL
-/// when `workload.gil` is set. The digest depends on the batch and its values
+/// any other upstream) and folded into exactly `workload.features` values
+/// ([`fold_values`], [`fold_body`]), then the kernel runs
+/// `workload.cpu_rounds` rounds of normalise, transform and reduce over them,
+/// under the emulated GIL when `workload.gil` is set. The rounds are
+/// calibrated on `features` values, so the fold is what makes `--cpu-ms` buy
+/// the same CPU time per batch whatever the body's size. The digest depends
+/// on the batch, the number of values the body gave and the folded values
 /// only, never on the number of rounds, so that runs with differently
 /// calibrated CPU work still agree on the checksum.
 ///
@@ -121,14 +130,24 @@ fn process_from(
 ) -> Result<Processed, BatchError> {
     let mut gil = GilHold::acquire(workload.gil);
     let gil_taken = Instant::now();
-    let decoded_here;
-    let values = match input {
-        Input::Body(body) => {
-            decoded_here = decode(workload.upstream.kind, id, body)?;
-            &decoded_here[..]
-        }
-        Input::Values(values) => values,
+    let features = workload.features as usize;
+    let (values, n_given) = match input {
+        Input::Body(body) => match workload.upstream.kind {
+            UpstreamKind::FeatureStore => {
+                let decoded = crate::decode_batch(id, body)?;
+                let n_given = decoded.len();
+                (fold_values(Cow::Owned(decoded), features), n_given)
+            }
+            // Any other service: its bytes are the features, so that a
+            // generic JSON endpoint (httpbin's /delay/1) still gets
+            // preprocessed, and every byte enters the digest.
+            UpstreamKind::Template | UpstreamKind::Url => {
+                (Cow::Owned(fold_body(body, features)), body.len())
+            }
+        },
+        Input::Values(values) => (fold_values(Cow::Borrowed(values), features), values.len()),
     };
+    let values = &values[..];
     let decoded = Instant::now();
     let first = kernel_round(values, 0);
     let mut sink = first;
@@ -143,7 +162,8 @@ fn process_from(
     // way out of one would otherwise lose that time from every phase.
     let done = Instant::now();
     Ok(Processed {
-        digest: batch_digest(id, values.len(), first),
+        digest: batch_digest(id, n_given, first),
+        values: n_given as u64,
         cpu,
         phases: Phases {
             queue: gil_taken.saturating_duration_since(entered),
@@ -167,19 +187,48 @@ pub fn combine_digests(digests: impl IntoIterator<Item = u64>) -> u64 {
         .fold(0u64, |sum, digest| sum.wrapping_add(mix(digest)))
 }
 
-fn decode(kind: UpstreamKind, id: u64, body: &[u8]) -> Result<Vec<f64>, BatchError> {
-    match kind {
-        UpstreamKind::FeatureStore => crate::decode_batch(id, body),
-        // Any other service: its bytes are the features, so that a generic
-        // JSON endpoint (httpbin's /delay/1) still gets preprocessed.
-        UpstreamKind::Template | UpstreamKind::Url => {
-            let mut values: Vec<f64> = body.iter().map(|&b| f64::from(b) / 255.0).collect();
-            if values.is_empty() {
-                values.push(0.0);
-            }
-            Ok(values)
-        }
+/// Folds a batch's values into exactly `features` values, the count the
+/// kernel's rounds are calibrated on.
+///
+/// The rule, identical in the Python and Go baselines (`lab.py`'s
+/// `fold_values`, `kernel.go`'s `FoldValues`): a batch that has exactly
+/// `features` values is used unchanged (so a feature store's batches, and
+/// their digests, are what they always were); otherwise slot `i` starts at
+/// `0.0` and value `j` is added into slot `j % features`, in order. Every
+/// value still enters a slot, so the digest still proves what was received;
+/// no values give `features` zeros.
+///
+/// ```
+/// use pipeline::fold_values;
+///
+/// assert_eq!(fold_values(vec![1.0, 2.0, 4.0].into(), 2).as_ref(), [5.0, 2.0]);
+/// assert_eq!(fold_values(vec![1.0].into(), 3).as_ref(), [1.0, 0.0, 0.0]);
+/// assert_eq!(fold_values(vec![-0.0, 2.0].into(), 2).as_ref(), [-0.0, 2.0]);
+/// ```
+pub fn fold_values(values: Cow<'_, [f64]>, features: usize) -> Cow<'_, [f64]> {
+    if values.len() == features {
+        return values;
     }
+    Cow::Owned(fold_into(values.iter().copied(), features))
+}
+
+/// The values of a body that is not a feature batch, folded as
+/// [`fold_values`] folds: byte `j` is the value `byte / 255.0`, added into
+/// slot `j % features`. The byte values are never `-0.0`, so a body of
+/// exactly `features` bytes gives its values unchanged, as the rule says.
+pub fn fold_body(body: &[u8], features: usize) -> Vec<f64> {
+    fold_into(body.iter().map(|&byte| f64::from(byte) / 255.0), features)
+}
+
+/// Adds value `j` into slot `j % features`, in order, from slots at `0.0`.
+fn fold_into(values: impl Iterator<Item = f64>, features: usize) -> Vec<f64> {
+    // A workload validates features >= 1; a zero here would have no slot.
+    let mut slots = vec![0.0; features.max(1)];
+    let n_slots = slots.len();
+    for (j, value) in values.enumerate() {
+        slots[j % n_slots] += value;
+    }
+    slots
 }
 
 /// One round: normalise the values to zero mean and unit variance, apply a
@@ -250,13 +299,23 @@ impl Calibration {
         }
     }
 
+    /// Values' worth of kernel rounds between two reads of the clock.
+    const VALUES_PER_CLOCK_READ: usize = 4096;
+
     fn sample(values: &[f64], cpu: Duration) -> f64 {
+        // Reading the thread's CPU clock is a system call that costs about
+        // a round of a few hundred values: read it once every few thousand
+        // values' worth of rounds, so that a sample of small batches
+        // (`--features 64`) measures the kernel, not the clock.
+        let rounds_per_read = (Self::VALUES_PER_CLOCK_READ / values.len().max(1)).max(1) as u64;
         let start = thread_cpu_time();
         let mut rounds = 0u64;
         let mut sink = 0.0;
         loop {
-            sink += kernel_round(black_box(values), rounds);
-            rounds += 1;
+            for _ in 0..rounds_per_read {
+                sink += kernel_round(black_box(values), rounds);
+                rounds += 1;
+            }
             let elapsed = thread_cpu_time() - start;
             if elapsed >= cpu {
                 black_box(sink);
@@ -310,6 +369,87 @@ mod tests {
             process(&w, 2, b"{\"id\": 2, \"val"),
             Err(BatchError::Decode(_))
         ));
+    }
+
+    #[test]
+    fn batches_of_exactly_features_values_are_not_folded() {
+        let values = [1.5, -0.0, 2.0];
+        let folded = fold_values(Cow::Borrowed(&values[..]), 3);
+        assert!(matches!(folded, Cow::Borrowed(_)), "no copy is made");
+        assert_eq!(folded[1].to_bits(), (-0.0f64).to_bits(), "bit for bit");
+    }
+
+    #[test]
+    fn other_lengths_fold_value_j_into_slot_j_mod_features() {
+        let values: Vec<f64> = (1..=7).map(f64::from).collect();
+        // Slots 0, 1, 2 take values 1+4+7, 2+5, 3+6.
+        assert_eq!(fold_values(values.into(), 3).as_ref(), [12.0, 7.0, 9.0]);
+        assert_eq!(
+            fold_values(vec![2.0].into(), 4).as_ref(),
+            [2.0, 0.0, 0.0, 0.0]
+        );
+        assert_eq!(fold_values(Vec::new().into(), 2).as_ref(), [0.0, 0.0]);
+        // In order: ((0 + a) + b) + c, which float addition tells apart.
+        let order = fold_values(vec![1e16, 1.0, -1e16, 1.0].into(), 1);
+        assert_eq!(order.as_ref(), [((1e16 + 1.0) - 1e16) + 1.0]);
+    }
+
+    #[test]
+    fn bodies_fold_their_bytes_and_every_byte_counts() {
+        assert_eq!(fold_body(b"", 3), [0.0, 0.0, 0.0]);
+        assert_eq!(fold_body(&[255, 51], 2), [1.0, 0.2]);
+        assert_eq!(fold_body(&[255, 51, 255], 2), [2.0, 0.2]);
+        let big = vec![7u8; 1 << 20];
+        assert_eq!(fold_body(&big, 1024).len(), 1024);
+        let mut changed = big.clone();
+        changed[1_000_000] = 8;
+        assert_ne!(fold_body(&big, 1024), fold_body(&changed, 1024));
+    }
+
+    #[test]
+    fn any_body_gives_the_kernel_features_values() {
+        let store = workload().features(64);
+        let other = |kind| {
+            let upstream = Upstream::parse("http://127.0.0.1:1/x")
+                .unwrap()
+                .with_kind(kind);
+            Workload::new(upstream).features(64)
+        };
+        let batch = process(&store, 1, &body(1, &[1.0; 64])).unwrap();
+        assert_eq!(batch.values, 64);
+        let short = process(&store, 1, &body(1, &[1.0; 16])).unwrap();
+        assert_eq!(short.values, 16);
+        assert_ne!(short.digest, batch.digest);
+        for kind in [UpstreamKind::Template, UpstreamKind::Url] {
+            for size in [0, 300, 17_000] {
+                let processed = process(&other(kind), 3, &vec![b'x'; size]).unwrap();
+                assert_eq!(processed.values, size as u64, "{kind:?} {size}");
+            }
+        }
+        // The body's length enters the digest: no bytes and 64 zero bytes
+        // fold into the same values but are different answers.
+        let url = other(UpstreamKind::Url);
+        assert_ne!(
+            process(&url, 0, b"").unwrap().digest,
+            process(&url, 0, &[0; 64]).unwrap().digest
+        );
+    }
+
+    #[test]
+    fn rounds_cost_the_same_whatever_the_body_size() {
+        let calibration = Calibration::measure(256);
+        let rounds = calibration.rounds_for(10.0);
+        let upstream = Upstream::parse("http://127.0.0.1:1/x")
+            .unwrap()
+            .with_kind(UpstreamKind::Url);
+        let w = Workload::new(upstream).features(256).cpu(10.0, rounds);
+        let cpu_ms = |size: usize| {
+            let body = vec![b'x'; size];
+            process(&w, 0, &body).unwrap().cpu.as_secs_f64() * 1e3
+        };
+        let (small, large) = (cpu_ms(300), cpu_ms(256 * 64));
+        // Unfolded, the large body would cost 64 times the small one.
+        assert!(large < small * 4.0, "{small} ms vs {large} ms");
     }
 
     #[test]

@@ -76,7 +76,10 @@ pub use decode::{BatchDecoder, DecodedBatch, decode_batch};
 pub use error::{BatchError, Error};
 pub use fetch::BlockingFetcher;
 pub use http::{AsyncFetcher, Connect, FuturesIo, MAX_BODY_BYTES};
-pub use kernel::{Calibration, Processed, batch_digest, combine_digests, process, process_fetched};
+pub use kernel::{
+    Calibration, Processed, batch_digest, combine_digests, fold_body, fold_values, process,
+    process_fetched,
+};
 pub use phases::{FetchTimes, Fetched, Payload, Phases};
 pub use report::{BatchOutcome, LatencySummary, PhaseSummary, RunClock, RunReport};
 pub use retry::{backoff, count_retries, is_retryable};

@@ -127,8 +127,14 @@ pub struct RunReport {
     pub cpu_ms: f64,
     /// Kernel rounds per batch actually run.
     pub cpu_rounds: u64,
-    /// Feature values per batch.
+    /// Feature values per batch: what the kernel runs on, and is calibrated for.
     pub features: u32,
+    /// Values the largest ok batch's body gave before it was folded into
+    /// `features` values (a feature batch's length, or another service's
+    /// body bytes); `None` when no batch was preprocessed, or in a report
+    /// written before it was measured.
+    #[serde(default)]
+    pub values_per_batch: Option<u64>,
     /// Pool size given to the executor.
     pub workers: usize,
     /// `fresh` or `pooled`.
@@ -257,6 +263,7 @@ impl RunClock {
             Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds");
         let mut cpu_times = Vec::new();
         let mut digests = Vec::new();
+        let mut values_per_batch = None;
         let mut failed_ids = Vec::new();
         // (kind, first message, batches) in order of first appearance.
         let mut error_kinds: Vec<(&'static str, String, usize)> = Vec::new();
@@ -270,6 +277,7 @@ impl RunClock {
                 Ok(processed) => {
                     cpu_times.push(ms(processed.cpu));
                     digests.push(processed.digest);
+                    values_per_batch = values_per_batch.max(Some(processed.values));
                 }
                 Err(error) => {
                     failed_ids.push(outcome.id);
@@ -297,6 +305,7 @@ impl RunClock {
             cpu_ms: workload.cpu_ms,
             cpu_rounds: workload.cpu_rounds,
             features: workload.features,
+            values_per_batch,
             workers: workload.workers,
             connections: workload.connections.as_str().to_owned(),
             max_in_flight: workload.max_in_flight,
@@ -536,6 +545,7 @@ mod tests {
         let ok = |digest| {
             Ok(Processed {
                 digest,
+                values: digest * 100,
                 cpu: Duration::from_millis(2),
                 ..Processed::default()
             })
@@ -551,6 +561,7 @@ mod tests {
         assert_eq!(report.checksum, format!("{:016x}", combine_digests([9, 7])));
         assert!((report.wall_ms - 30.0).abs() < 0.5);
         assert!((report.cpu_per_batch_ms - 2.0).abs() < 1e-9);
+        assert_eq!(report.values_per_batch, Some(900), "the largest ok batch's");
         assert!(report.latency_ms.max >= report.latency_ms.p50);
         assert_eq!(
             report.errors,
@@ -629,11 +640,17 @@ mod tests {
         let workload = Workload::new(Upstream::parse("http://127.0.0.1:1").unwrap()).batches(1);
         let report = RunClock::start().finish(&workload, "test", Vec::new());
         let mut json = serde_json::to_value(&report).unwrap();
-        for key in ["in_flight_peak", "phases_ms", "phases_gap_max"] {
+        for key in [
+            "in_flight_peak",
+            "phases_ms",
+            "phases_gap_max",
+            "values_per_batch",
+        ] {
             json.as_object_mut().unwrap().remove(key);
         }
         let parsed: RunReport = serde_json::from_value(json).unwrap();
         assert_eq!((parsed.in_flight_peak, parsed.phases_ms), (None, None));
+        assert_eq!(parsed.values_per_batch, None);
     }
 
     #[test]

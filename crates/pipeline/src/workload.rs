@@ -38,10 +38,10 @@ pub enum UpstreamKind {
     FeatureStore,
     /// Any HTTP service, addressed by a URL template containing `{id}`,
     /// which each request replaces with its batch id; the response bytes are
-    /// preprocessed as they are.
+    /// preprocessed, folded into `features` values ([`crate::fold_body`]).
     Template,
     /// Any HTTP URL without `{id}`, requested as it is for every batch; the
-    /// response bytes are preprocessed as they are (the batch id still
+    /// response bytes are preprocessed, folded as a template's are (the batch id still
     /// enters each digest, so the checksum stays well defined).
     Url,
 }

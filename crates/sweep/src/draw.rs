@@ -35,7 +35,7 @@ const PALETTE: [RGBColor; 11] = [
 /// One colour per baseline, in `baselines::ALL`'s order, unlike any
 /// executor's: dark and saturated, since they are also drawn dashed (Python)
 /// or dotted (Go) with their own markers.
-const BASELINE_PALETTE: [RGBColor; 9] = [
+const BASELINE_PALETTE: [RGBColor; 10] = [
     RGBColor(110, 0, 0),
     RGBColor(230, 0, 230),
     RGBColor(255, 190, 0),
@@ -45,6 +45,7 @@ const BASELINE_PALETTE: [RGBColor; 9] = [
     RGBColor(200, 90, 0),
     RGBColor(120, 120, 0),
     RGBColor(0, 60, 200),
+    RGBColor(90, 160, 0),
 ];
 
 /// The colour of `executor`, the same in every figure of every sweep.

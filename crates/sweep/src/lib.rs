@@ -94,7 +94,7 @@ pub struct SweepOptions {
     pub executors: Vec<String>,
     /// `--baselines`: add the Python and Go clients and figure 9.
     pub baselines: bool,
-    /// `--repeat`: runs per point (default: 3; with `server`, 1 quick and 2 full).
+    /// `--repeat`: runs per point (default: 3; with `server`, 2 quick and 3 full).
     pub repeat: Option<u32>,
     /// `--server`: the server figures instead (`serve` under `load`).
     pub server: bool,

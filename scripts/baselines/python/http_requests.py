@@ -65,10 +65,10 @@ def fetch(workload, batch_id, session=None):
 
 
 def fetch_and_preprocess(workload, batch_id, session=None):
-    """One batch, start to end: (digest, cpu seconds, retries)."""
+    """One batch, start to end: (digest, cpu seconds, values the body gave, retries)."""
     body, retries = fetch(workload, batch_id, session)
-    digest, cpu_s = lab.process(workload, batch_id, body)
-    return digest, cpu_s, retries
+    digest, cpu_s, values = lab.process(workload, batch_id, body)
+    return digest, cpu_s, values, retries
 
 
 def _refused_or_unreachable(error):

@@ -5,7 +5,9 @@ The kernel is a line-by-line copy of crates/pipeline/src/kernel.rs, so that a
 Python baseline reports the same per-batch digest and run checksum as every
 Rust executor: the same float operations in the same order (explicit loops,
 never sum() or math.fsum), and 64-bit wrapping integer arithmetic done with
-masks. Only the first kernel round enters the digest; the further rounds are
+masks. A batch is folded into exactly --features values first (fold_values),
+as in Rust, so that the calibrated rounds cost the same whatever the body's
+size. Only the first kernel round enters the digest; the further rounds are
 the CPU work, calibrated here, in Python, to take --cpu-ms of one core, so
 that a baseline and a Rust executor do equal work in milliseconds, not in
 arithmetic.
@@ -32,6 +34,9 @@ MAX_VALUES = 100_000
 BASE_BACKOFF_S = 0.020
 # The weights (i % 16) + 1 of the kernel's weighted sum, as floats.
 WEIGHTS = [float(i) + 1.0 for i in range(16)]
+# The value of each body byte, byte / 255.0, looked up rather than divided
+# again for every byte (the same correctly rounded quotients).
+BYTE_VALUES = [float(byte) / 255.0 for byte in range(256)]
 # Rust's f64::MIN, where the kernel's running peak starts.
 F64_MIN = -sys.float_info.max
 # The User-Agent of every request, the Rust clients' (crates/pipeline/src/wire.rs),
@@ -39,6 +44,8 @@ F64_MIN = -sys.float_info.max
 USER_AGENT = os.environ.get("RUNTIME_LAB_USER_AGENT") or "runtime-lab"
 # The Accept of every request, as the Rust clients send it.
 ACCEPT = "*/*"
+# The kinds of upstream, as runtime-lab's probe names them (pipeline::UpstreamKind).
+UPSTREAM_KINDS = ("feature-store", "template", "url")
 
 
 # ---------------------------------------------------------------- the kernel
@@ -108,11 +115,39 @@ class BatchError(Exception):
         self.message = message
 
 
+def fold_values(values, features):
+    """Folds a batch's values into exactly `features` values, as
+    crates/pipeline/src/kernel.rs's fold_values does: a batch of exactly
+    `features` values is used unchanged; otherwise slot i starts at 0.0 and
+    value j is added into slot j % features, in order."""
+    if len(values) == features:
+        return values
+    slots = [0.0] * features
+    for j, value in enumerate(values):
+        slots[j % features] += value
+    return slots
+
+
+def fold_body(body, features):
+    """The values of a body that is not a feature batch, folded as
+    fold_values folds: byte j is the value byte / 255.0, added into slot
+    j % features. Each slot takes its bytes in order, from a strided slice,
+    which is the same float additions as one pass over the body."""
+    slots = [0.0] * features
+    byte_values = BYTE_VALUES
+    for i in range(min(features, len(body))):
+        total = 0.0
+        for byte in body[i::features]:
+            total += byte_values[byte]
+        slots[i] = total
+    return slots
+
+
 def decode(workload, batch_id, body):
-    """The feature values of a body: a feature batch, or any body's bytes."""
+    """The feature values of a body, a feature batch or any body's bytes,
+    folded into `features` values: (values, values the body gave)."""
     if not workload.feature_store:
-        values = [float(byte) / 255.0 for byte in body]
-        return values or [0.0]
+        return fold_body(body, workload.features), len(body)
     try:
         batch = json.loads(body)
         got_id = batch["id"]
@@ -125,18 +160,19 @@ def decode(workload, batch_id, body):
         )
     if not values:
         raise BatchError("decode", "malformed feature batch: batch has no values")
-    return values
+    return fold_values(values, workload.features), len(values)
 
 
 def process(workload, batch_id, body):
-    """Decodes and preprocesses one batch: (digest, thread CPU seconds)."""
+    """Decodes and preprocesses one batch: (digest, thread CPU seconds,
+    values the body gave before folding)."""
     cpu_before = time.thread_time()
-    values = decode(workload, batch_id, body)
+    values, n_given = decode(workload, batch_id, body)
     first = kernel_round(values, 0)
     sink = first
     for round_index in range(1, workload.cpu_rounds):
         sink += kernel_round(values, round_index)
-    return batch_digest(batch_id, len(values), first), time.thread_time() - cpu_before
+    return batch_digest(batch_id, n_given, first), time.thread_time() - cpu_before, n_given
 
 
 def calibrate(features, samples=7, sample_cpu_s=0.015):
@@ -177,7 +213,10 @@ class Workload:
         )
         self.retries = args.retries
         self.upstream = args.upstream
-        self.feature_store = "{id}" not in args.upstream
+        # What the CLI's probe decided; without one, the guess of Rust's
+        # Upstream::parse: a template when the URL holds {id}, else a store.
+        self.upstream_kind = getattr(args, "upstream_kind", None) or guess_kind(args.upstream)
+        self.feature_store = self.upstream_kind == "feature-store"
         # A server's worker processes are given their parent's calibration.
         given = getattr(args, "rounds_per_ms", None)
         if args.cpu_ms <= 0:
@@ -206,6 +245,12 @@ class Workload:
             f"{self.upstream.rstrip('/')}/features/{batch_id}"
             f"?delay_ms={self.io_ms}&n={self.features}&attempt={attempt}"
         )
+
+
+def guess_kind(upstream):
+    """The kind of an unprobed upstream URL: a template when it holds {id},
+    otherwise the base of a feature store."""
+    return "template" if "{id}" in upstream else "feature-store"
 
 
 def available_cores():
@@ -254,6 +299,13 @@ def parse_workload(description):
         "--upstream",
         required=True,
         help="base URL of a running feature store, or any URL with {id} in it",
+    )
+    parser.add_argument(
+        "--upstream-kind",
+        choices=UPSTREAM_KINDS,
+        default=None,
+        help="what the upstream is, as runtime-lab's probe decided "
+        "[default: template if the URL holds {id}, else feature-store]",
     )
     parser.add_argument("--version", action="version", version=interpreter())
     args = parser.parse_args()
@@ -331,21 +383,27 @@ class Outcome:
     """One batch: when its fetch was issued, when it was done, how it ended.
     Times are time.monotonic() seconds, which is one clock for every process."""
 
-    def __init__(self, batch_id, issued, finished, digest=None, cpu_s=0.0, error=None, retries=0):
+    def __init__(
+        self, batch_id, issued, finished, digest=None, cpu_s=0.0, error=None, retries=0, values=0
+    ):
         self.batch_id = batch_id
         self.issued = issued
         self.finished = finished
         self.digest = digest
         self.cpu_s = cpu_s
+        # Values the body gave before it was folded into --features values.
+        self.values = values
         self.error = error
         self.retries = retries
 
 
 def outcome_of(batch_id, issued, work):
-    """Runs `work()` -> (digest, cpu_s, retries) and records how it ended."""
+    """Runs `work()` -> (digest, cpu_s, values, retries) and records how it ended."""
     try:
-        digest, cpu_s, retries = work()
-        return Outcome(batch_id, issued, time.monotonic(), digest, cpu_s, retries=retries)
+        digest, cpu_s, values, retries = work()
+        return Outcome(
+            batch_id, issued, time.monotonic(), digest, cpu_s, retries=retries, values=values
+        )
     except BatchError as error:
         retries = getattr(error, "retries", 0)
         return Outcome(batch_id, issued, time.monotonic(), error=error, retries=retries)
@@ -418,6 +476,7 @@ class RunClock:
             "cpu_ms": workload.cpu_ms,
             "cpu_rounds": workload.cpu_rounds,
             "features": workload.features,
+            "values_per_batch": max((o.values for o in ok), default=None),
             "workers": workload.workers,
             "connections": workload.connections,
             "max_in_flight": None,
@@ -446,6 +505,7 @@ class RunClock:
                 for first, count in kinds.values()
             ],
             "upstream": workload.upstream,
+            "upstream_kind": workload.upstream_kind,
             "runtime": interpreter(),
         }
 

@@ -75,8 +75,10 @@ async def prepare_feature_batch(workload, batch_id, session, clock):
     try:
         body, retries = await fetch(workload, batch_id, session)
         # Inline on the event loop: no other task runs until this returns.
-        digest, cpu_s = lab.process(workload, batch_id, body)
-        outcome = lab.Outcome(batch_id, issued, time.monotonic(), digest, cpu_s, retries=retries)
+        digest, cpu_s, values = lab.process(workload, batch_id, body)
+        outcome = lab.Outcome(
+            batch_id, issued, time.monotonic(), digest, cpu_s, retries=retries, values=values
+        )
     except lab.BatchError as error:
         outcome = lab.Outcome(
             batch_id, issued, time.monotonic(), error=error, retries=getattr(error, "retries", 0)

@@ -3,6 +3,9 @@ classic Python deployment: each worker process serves one request at a
 time, fetching its S feature batches one after another with `requests`
 (keep-alive within the worker unless --connections fresh), then
 preprocessing them, under that process's own GIL (compare `processes`).
+`/fib?n=N` computes in the worker too; `/io?id=N` fetches the cache's batch
+on a second thread (its own keep-alive session) while the worker fetches the
+store's; `/ping` does nothing.
 gunicorn's sync workers answer with `Connection: close`, so every request
 comes on a new connection. Workers are forked from the parent after the app
 is loaded and the kernel calibrated, as with `gunicorn --preload`.
@@ -14,6 +17,7 @@ Run with: cargo run --release -- serve -e py-gunicorn -w 4
 """
 
 import multiprocessing
+import threading
 
 import flask
 from gunicorn.app.base import BaseApplication
@@ -28,8 +32,10 @@ import server
 # stop waits for it.
 GRACEFUL_SHUTDOWN_S = 1
 
-# Each worker process keeps its own keep-alive session with pooled connections.
+# Each worker process keeps its own keep-alive session with pooled connections,
+# and one more for /io's second upstream, the cache (None: fresh connections).
 _session = None
+_cache_session = None
 
 
 def create_app(workload):
@@ -56,6 +62,53 @@ def create_app(workload):
     @app.get("/health")
     def health():
         return server.HEALTH
+
+    @app.get("/ping")
+    def ping():
+        return server.PING
+
+    @app.get("/fib")
+    def fib():
+        n, refused = server.parse_fib(flask.request.args.get("n"))
+        if refused is not None:
+            return refused[1], refused[0]
+        status, body = server.fib_answer(n)
+        return body, status
+
+    store_workload, cache_workload = server.io_workloads(workload)
+
+    def fetch(fetched_workload, batch_id, session):
+        try:
+            body, _ = http_requests.fetch(fetched_workload, batch_id, session)
+            return batch_id, body
+        except lab.BatchError as error:
+            return batch_id, error
+
+    @app.get("/io")
+    def io():
+        request_id, refused = server.parse_io_id(flask.request.args.get("id"))
+        if refused is not None:
+            return refused[1], refused[0]
+        store_id, cache_id = server.io_batches(request_id)
+        # The cache's fetch on a second thread, so that the two waits overlap.
+        cached = []
+        cache = threading.Thread(
+            target=lambda: cached.append(fetch(cache_workload, cache_id, _cache_session))
+        )
+        cache.start()
+        stored = fetch(store_workload, store_id, _session)
+        cache.join()
+        status, body = server.io_answer(store_workload, request_id, [stored, cached[0]])
+        return body, status
+
+    @app.errorhandler(404)
+    def not_found(_error):
+        return server.NOT_FOUND, 404
+
+    @app.errorhandler(405)
+    def method_not_allowed(_error):
+        request = flask.request
+        return {"error": f"{request.path} takes GET, not {request.method}"}, 405
 
     return app
 
@@ -90,9 +143,10 @@ def main():
         address["value"] = (settings.host or host, port)
 
     def post_worker_init(worker):
-        global _session
+        global _session, _cache_session
         lab.exit_with_parent()
         _session = http_requests.pooled_session(workload, workload.batches)
+        _cache_session = http_requests.pooled_session(workload, 1)
         with started.get_lock():
             started.value += 1
             if started.value == settings.workers:

@@ -29,7 +29,7 @@ def prepare_feature_batch_serial(workload, batch_id):
     )
     # Only what the parent needs crosses the pipe; the error as its kind and message.
     error = (outcome.error.kind, outcome.error.message) if outcome.error else None
-    return outcome.digest, outcome.cpu_s, outcome.retries, error
+    return outcome.digest, outcome.cpu_s, outcome.values, outcome.retries, error
 
 
 def main():
@@ -45,10 +45,13 @@ def main():
         for future in as_completed(futures):
             batch_id = futures[future]
             try:
-                digest, cpu_s, retries, error = future.result()
+                digest, cpu_s, values, retries, error = future.result()
             except Exception as lost:  # a worker died: its batch is lost, not the run
-                digest, cpu_s, retries, error = None, 0.0, 0, ("worker-lost", f"worker lost: {lost}")
-            outcome = lab.Outcome(batch_id, issued[batch_id], time.monotonic(), digest, cpu_s)
+                digest, cpu_s, values, retries = None, 0.0, 0, 0
+                error = ("worker-lost", f"worker lost: {lost}")
+            outcome = lab.Outcome(
+                batch_id, issued[batch_id], time.monotonic(), digest, cpu_s, values=values
+            )
             outcome.retries = retries
             if error is not None:
                 outcome.error = lab.BatchError(*error)

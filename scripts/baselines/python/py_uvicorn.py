@@ -1,11 +1,13 @@
 """py-uvicorn: the Python-vs-Go article's FastAPI server on uvicorn, with
 `--workers W` uvicorn worker processes on one port (W = 1: one process).
 
-Each request is an `async def` endpoint on the worker's event loop: it
-fetches its S feature batches concurrently (asyncio.gather over one aiohttp
-session per worker, keep-alive unless --connections fresh), then
-preprocesses them inline, on the event loop, as FastAPI apps do: while a
-request computes, the worker's other requests wait (compare `tokio-ct -w W`).
+Each request is an `async def` endpoint on the worker's event loop. A
+`/predict` request fetches its S feature batches concurrently
+(asyncio.gather over one aiohttp session per worker, keep-alive unless
+--connections fresh), then preprocesses them inline, on the event loop, as
+FastAPI apps do: while a request computes, the worker's other requests wait
+(compare `tokio-ct -w W`). `/fib?n=N` computes inline too; `/io?id=N`
+gathers its two fetches, the store's and the cache's; `/ping` does nothing.
 uvicorn runs as `uvicorn --workers W` would, with uvloop and httptools (what
 `uvicorn[standard]` installs) and no access log.
 
@@ -54,14 +56,48 @@ def create_app():
         if app.state.session is not None:
             await app.state.session.close()
 
-    app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    # No redirect from /ping/ to /ping: a path that no route serves is a 404, as in Rust.
+    app = FastAPI(
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        redirect_slashes=False,
+        exception_handlers={404: not_found, 405: method_not_allowed},
+    )
+    store_workload, cache_workload = server.io_workloads(workload)
 
-    async def fetch(batch_id):
+    async def fetch(batch_id, fetched_workload=workload):
         try:
-            body, _ = await py_asyncio.fetch(workload, batch_id, app.state.session)
+            body, _ = await py_asyncio.fetch(fetched_workload, batch_id, app.state.session)
             return batch_id, body
         except lab.BatchError as error:
             return batch_id, error
+
+    @app.get("/ping")
+    async def ping():
+        return server.PING
+
+    @app.get("/fib")
+    async def fib(n: str | None = None):
+        n, refused = server.parse_fib(n)
+        if refused is not None:
+            return JSONResponse(refused[1], status_code=refused[0])
+        # Inline on the event loop, as the article's FastAPI endpoint.
+        status, body = server.fib_answer(n)
+        return JSONResponse(body, status_code=status)
+
+    @app.get("/io")
+    async def io(id: str | None = None):
+        request_id, refused = server.parse_io_id(id)
+        if refused is not None:
+            return JSONResponse(refused[1], status_code=refused[0])
+        store_id, cache_id = server.io_batches(request_id)
+        fetched = await asyncio.gather(
+            fetch(store_id, store_workload), fetch(cache_id, cache_workload)
+        )
+        status, body = server.io_answer(store_workload, request_id, fetched)
+        return JSONResponse(body, status_code=status)
 
     @app.get("/predict")
     async def predict(id: str | None = None):
@@ -80,6 +116,17 @@ def create_app():
         return server.HEALTH
 
     return app
+
+
+async def not_found(request, exc):
+    """Any path that no route serves: the Rust servers' 404."""
+    return JSONResponse(server.NOT_FOUND, status_code=404)
+
+
+async def method_not_allowed(request, exc):
+    """A route asked with another method than GET: the Rust servers' 405."""
+    message = f"{request.url.path} takes GET, not {request.method}"
+    return JSONResponse({"error": message}, status_code=405)
 
 
 class AnnouncedServer(uvicorn.Server):

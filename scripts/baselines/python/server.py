@@ -1,6 +1,8 @@
 """What the Python server baselines (py-uvicorn, py-gunicorn) share: the
-flags of `runtime-lab serve`, the answers of `/predict` and `/health`, and
-the readiness line.
+flags of `runtime-lab serve`, the answers of every route (the scenarios
+`/ping`, `/fib?n=N`, `/io?id=N` and `/predict?id=N`, and `/health`), and
+the readiness line. The routes and their answers are the Rust servers'
+(crates/pipeline/src/serve.rs), byte for byte, error messages included.
 
 A request for id N with a fan-out of S fetches batches N*S .. N*S+S and
 answers `{"id":N,"digest":"<16 hex>","batches":S}`, the digest combined from
@@ -12,6 +14,7 @@ environment), so every worker burns the same rounds.
 """
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -126,23 +129,101 @@ def parse_id(text, workload):
 def predict(workload, request_id, fetched):
     """Preprocesses the fetched batches on this thread (the CPU work) and
     builds the answer: `fetched` holds (batch id, body or lab.BatchError)."""
+    digest, failed = _digest_of(workload, fetched)
+    if failed is not None:
+        return failed
+    return 200, {"id": request_id, "digest": digest, "batches": workload.batches}
+
+
+def _digest_of(workload, fetched):
+    """The 16 hex digits of the fetched batches' combined digests, or the
+    (status, body) of the first batch that failed."""
     digests = []
     for batch_id, body in fetched:
         try:
             if isinstance(body, lab.BatchError):
                 raise body
-            digest, _ = lab.process(workload, batch_id, body)
+            digest, _, _ = lab.process(workload, batch_id, body)
         except lab.BatchError as error:
-            return 502, {"error": f"batch {batch_id}: {error.message}"}
+            return None, (502, {"error": f"batch {batch_id}: {error.message}"})
         digests.append(digest)
-    return 200, {
-        "id": request_id,
-        "digest": f"{lab.combine_digests(digests):016x}",
-        "batches": workload.batches,
-    }
+    return f"{lab.combine_digests(digests):016x}", None
 
 
 HEALTH = {"status": "ok"}
+
+# ---------------------------------------------------------------- scenarios
+
+# `GET /ping`: no fetch, no CPU, the framework's own cost per request.
+PING = {"ping": "pong"}
+
+# The body of a 404, for any path that no route serves.
+NOT_FOUND = {"error": "not found"}
+
+# The largest n that /fib takes (fib(40) = 102334155, tens of seconds in CPython).
+MAX_FIB_N = 40
+
+
+def fib(n):
+    """The n-th Fibonacci number by the naive recursion, the article's CPU
+    row: the same calls and additions as the Rust and Go servers make."""
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+
+def parse_fib(text):
+    """`/fib`'s n from `?n=TEXT`, or the (status, body) that refuses it."""
+    if text is None:
+        return None, (400, {"error": "missing ?n=N"})
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_FIB_N:
+        return None, (
+            400,
+            {"error": f"n {json.dumps(text)} is not an integer from 0 to {MAX_FIB_N}"},
+        )
+    return int(text), None
+
+
+def fib_answer(n):
+    """The (status, body) of `/fib?n=N`, computed on this thread: the CPU work."""
+    return 200, {"n": n, "fib": fib(n)}
+
+
+def parse_io_id(text):
+    """`/io`'s request id, or the (status, body) that refuses it: its cache
+    batch is id + 1, so that must be an id too."""
+    request_id, refused = parse_id(text, SimpleNamespace(batches=1))
+    if refused is None and request_id + 1 > lab.MASK64:
+        return None, (400, {"error": f"id {request_id} is too large"})
+    return request_id, refused
+
+
+def cache_delay_ms(io_ms):
+    """The delay of /io's second upstream, the cache: a tenth of the store's."""
+    return io_ms // 10
+
+
+def io_workloads(workload):
+    """The workloads of /io's two fetches, (store, cache): batch N from the
+    feature store after --io-ms, and batch N+1 from the same store after
+    cache_delay_ms, standing for the cache; neither burns kernel rounds."""
+    store = copy.copy(workload)
+    store.cpu_rounds = 0
+    cache = copy.copy(store)
+    cache.io_ms = cache_delay_ms(workload.io_ms)
+    return store, cache
+
+
+def io_batches(request_id):
+    """The batches of /io?id=N: (the store's, the cache's)."""
+    return request_id, request_id + 1
+
+
+def io_answer(store_workload, request_id, fetched):
+    """The (status, body) of /io?id=N from its two fetched batches, the
+    store's then the cache's: their digests combined as /predict's are."""
+    digest, failed = _digest_of(store_workload, fetched)
+    if failed is not None:
+        return failed
+    return 200, {"id": request_id, "digest": digest}
 
 
 def announce(host, port):

@@ -34,6 +34,8 @@ pub struct Behaviour {
     pub stall_after: Option<u64>,
     /// After this many requests, stop: the listener and every connection close.
     pub die_after: Option<u64>,
+    /// Answer with this status instead of 200.
+    pub status: Option<u16>,
 }
 
 /// A running test server; dropping it stops it.
@@ -145,6 +147,9 @@ async fn answer(
         tokio::time::sleep(behaviour.delay).await;
     }
     let mut response = Response::new(Full::new(Bytes::from_static(b"ok")));
+    if let Some(status) = behaviour.status {
+        *response.status_mut() = hyper::StatusCode::from_u16(status).expect("a valid status");
+    }
     if behaviour.close {
         response
             .headers_mut()

@@ -1,7 +1,11 @@
-//! Line charts of the server figures: one or more panels side by side, each
-//! with named lines, optional log axes and a dashed reference line.
+//! Line charts of the server figures: panels in a grid (small multiples
+//! that can share one y axis), each with named lines, optional log axes, a
+//! dashed reference line, and its legend beside the data, never over it.
+//! A point whose repeats differ by more than [`plan::MARKED_SPREAD`] gets a
+//! ring.
 
-use crate::draw::{Drawing, SIZE, by_language, colour, dashes, legend_heading};
+use super::plan;
+use crate::draw::{Drawing, SIZE, by_language, colour, dashes};
 use anyhow::anyhow;
 use lab::baselines::Language;
 use plotters::coord::Shift;
@@ -36,28 +40,49 @@ pub struct Panel {
     pub lines: Vec<Line>,
     /// A horizontal reference line: its value and its label.
     pub reference: Option<(f64, String)>,
+    /// Ticks at the powers of two (1, 2, 4, ... 32) on a log x axis, for
+    /// the workers axis, instead of plotters' decimal ticks.
+    pub x_powers_of_two: bool,
 }
 
-/// A chart: a title, panels side by side, and a footnote.
+/// A chart: a title, a grid of panels, and a footnote.
 pub struct Chart {
     /// The title above the panels.
     pub title: String,
-    /// The panels.
+    /// The panels, row by row.
     pub panels: Vec<Panel>,
+    /// Panels per row.
+    pub columns: usize,
+    /// One y range for all the panels with the same y label.
+    pub share_y: bool,
     /// One line under the panels.
     pub footnote: String,
 }
 
+/// The width of the legend beside each panel's data.
+const LEGEND_WIDTH: u32 = 200;
+
 impl Drawing for Chart {
     fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
         draw_on(root, self)
+    }
+
+    fn size(&self) -> (u32, u32) {
+        let rows = self.panels.len().div_ceil(self.columns.max(1)) as u32;
+        let columns = self.columns.max(1) as u32;
+        if rows <= 1 && columns <= 1 {
+            SIZE
+        } else {
+            // Each panel wide enough for its data and its legend.
+            (columns * 700, 90 + rows * 420)
+        }
     }
 }
 
 fn draw_on<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> anyhow::Result<()> {
     let fail = |error: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("cannot draw: {error:?}");
     root.fill(&WHITE).map_err(fail)?;
-    let (body, note) = root.split_vertically(SIZE.1 - 36);
+    let (body, note) = root.split_vertically(root.dim_in_pixel().1.saturating_sub(36));
     note.draw(&Text::new(
         chart.footnote.clone(),
         (20, 8),
@@ -67,24 +92,38 @@ fn draw_on<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> 
     let body = body
         .titled(&chart.title, ("sans-serif", 24))
         .map_err(fail)?;
-    let areas = body.split_evenly((1, chart.panels.len().max(1)));
+    let columns = chart.columns.max(1);
+    let rows = chart.panels.len().div_ceil(columns).max(1);
+    let areas = body.split_evenly((rows, columns));
     for (area, panel) in areas.iter().zip(&chart.panels) {
-        draw_panel(area, panel)?;
+        let shared: Vec<&Panel> = if chart.share_y {
+            chart
+                .panels
+                .iter()
+                .filter(|other| other.y_label == panel.y_label)
+                .collect()
+        } else {
+            vec![panel]
+        };
+        draw_panel(area, panel, &shared)?;
     }
     Ok(())
 }
 
-/// The x and y ranges of a panel, padded, and safe for log axes.
-fn ranges(panel: &Panel) -> ((f64, f64), (f64, f64)) {
+/// The x and y ranges of a panel, padded, and safe for log axes; the y
+/// range spans every panel of `shared` (the panel itself among them).
+fn ranges(panel: &Panel, shared: &[&Panel]) -> ((f64, f64), (f64, f64)) {
     let xs = panel
         .lines
         .iter()
         .flat_map(|l| l.points.iter().map(|p| p.0));
-    let ys = panel
-        .lines
-        .iter()
-        .flat_map(|l| l.points.iter().flat_map(|p| [p.1, p.2, p.3]))
-        .chain(panel.reference.iter().map(|r| r.0));
+    let ys = shared.iter().flat_map(|panel| {
+        panel
+            .lines
+            .iter()
+            .flat_map(|l| l.points.iter().flat_map(|p| [p.1, p.2, p.3]))
+            .chain(panel.reference.iter().map(|r| r.0))
+    });
     let span = |values: Vec<f64>, log: bool| {
         let values: Vec<f64> = values
             .into_iter()
@@ -107,14 +146,99 @@ fn ranges(panel: &Panel) -> ((f64, f64), (f64, f64)) {
 fn draw_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     panel: &Panel,
+    shared: &[&Panel],
 ) -> anyhow::Result<()> {
-    let ((x0, x1), (y0, y1)) = ranges(panel);
-    match (panel.x_log, panel.y_log) {
-        (false, false) => draw_lines(area, panel, x0..x1, y0..y1),
-        (true, false) => draw_lines(area, panel, (x0..x1).log_scale(), y0..y1),
-        (false, true) => draw_lines(area, panel, x0..x1, (y0..y1).log_scale()),
-        (true, true) => draw_lines(area, panel, (x0..x1).log_scale(), (y0..y1).log_scale()),
+    let ((x0, x1), (y0, y1)) = ranges(panel, shared);
+    let (width, _) = area.dim_in_pixel();
+    let (data, legend) = area.split_horizontally(width.saturating_sub(LEGEND_WIDTH));
+    draw_legend(&legend, panel)?;
+    if panel.x_powers_of_two {
+        // The workers axis: log2(W) on a linear axis, labelled 2^v, so the
+        // ticks fall on 1, 2, 4, 8, 16, 32.
+        let (l0, l1) = (x0.max(0.5).log2(), x1.log2());
+        let (l0, l1) = (l0.min(0.0) - 0.3, l1.max(l0 + 1.0) + 0.3);
+        return match panel.y_log {
+            false => draw_lines(&data, panel, l0..l1, y0..y1),
+            true => draw_lines(&data, panel, l0..l1, (y0..y1).log_scale()),
+        };
     }
+    match (panel.x_log, panel.y_log) {
+        (false, false) => draw_lines(&data, panel, x0..x1, y0..y1),
+        (true, false) => draw_lines(&data, panel, (x0..x1).log_scale(), y0..y1),
+        (false, true) => draw_lines(&data, panel, x0..x1, (y0..y1).log_scale()),
+        (true, true) => draw_lines(&data, panel, (x0..x1).log_scale(), (y0..y1).log_scale()),
+    }
+}
+
+/// Draws one legend entry's sample at height `y` of the legend strip.
+type LegendMark<'a, DB> = dyn Fn(
+        &DrawingArea<DB, Shift>,
+        i32,
+    ) -> Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>
+    + 'a;
+
+/// The legend of `panel` in its own strip beside the data: one entry per
+/// line, grouped by language, then the reference line and the ring.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &Panel,
+) -> anyhow::Result<()> {
+    let fail = |error: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("cannot draw: {error:?}");
+    let font = ("sans-serif", 13).into_font();
+    let mut y = 40;
+    let mut entry = |label: String, mark: &LegendMark<'_, DB>| -> anyhow::Result<()> {
+        mark(area, y).map_err(fail)?;
+        area.draw(&Text::new(label, (30, y - 7), font.clone()))
+            .map_err(fail)?;
+        y += 18;
+        Ok(())
+    };
+    for (opens, line) in by_language(&panel.lines, |line| line.executor.as_str()) {
+        if let Some(language) = opens {
+            entry(format!("{}:", language.as_str()), &|_, _| Ok(()))?;
+        }
+        let colour = colour(&line.executor);
+        let dash = dashes(Language::of(&line.executor), line.dashed);
+        entry(line.label.clone(), &move |area, y| {
+            let style = ShapeStyle::from(&colour).stroke_width(2);
+            let segments: Vec<(i32, i32)> = match dash {
+                // Dashes of the line's own pattern, scaled to the sample.
+                Some((on, off)) => {
+                    let (on, off) = (on.clamp(2, 8) as i32, off.clamp(2, 5) as i32);
+                    (0..)
+                        .map(|i| 4 + i * (on + off))
+                        .take_while(|&x| x < 26)
+                        .map(|x| (x, (x + on).min(26)))
+                        .collect()
+                }
+                None => vec![(4, 26)],
+            };
+            for (from, to) in segments {
+                area.draw(&PathElement::new(vec![(from, y), (to, y)], style))?;
+            }
+            area.draw(&Circle::new((15, y), 3, colour.filled()))
+        })?;
+    }
+    if let Some((_, label)) = &panel.reference {
+        entry(label.clone(), &|area, y| {
+            let style = ShapeStyle::from(&BLACK.mix(0.5)).stroke_width(1);
+            for from in [4, 12, 20] {
+                area.draw(&PathElement::new(vec![(from, y), (from + 4, y)], style))?;
+            }
+            Ok(())
+        })?;
+    }
+    entry(
+        format!("ring: repeats differ > {:.0}%", plan::MARKED_SPREAD * 100.0),
+        &|area, y| {
+            area.draw(&Circle::new(
+                (15, y),
+                6,
+                ShapeStyle::from(&BLACK).stroke_width(1),
+            ))
+        },
+    )?;
+    Ok(())
 }
 
 fn draw_lines<DB, X, Y>(
@@ -138,49 +262,63 @@ where
         .y_label_area_size(64)
         .build_cartesian_2d(x, y)
         .map_err(fail)?;
-    chart
-        .configure_mesh()
-        .x_desc(panel.x_label.as_str())
+    let powers_of_two = |v: &f64| {
+        let w = 2f64.powf(*v);
+        if (w - w.round()).abs() < 1e-6 {
+            format!("{w:.0}")
+        } else {
+            String::new()
+        }
+    };
+    let mut mesh = chart.configure_mesh();
+    if panel.x_powers_of_two {
+        mesh.x_labels(8).x_label_formatter(&powers_of_two);
+    }
+    mesh.x_desc(panel.x_label.as_str())
         .y_desc(panel.y_label.as_str())
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 15))
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(fail)?;
-    // Grouped by language in the legend, Rust first, each group under its
-    // name when the panel has more than one, as in the fan-out figures.
-    for (opens, line) in by_language(&panel.lines, |line| line.executor.as_str()) {
+    // The x of a point on this panel's axis.
+    let x_of = |x: f64| if panel.x_powers_of_two { x.log2() } else { x };
+    for line in &panel.lines {
         let language = Language::of(&line.executor);
-        if let Some(language) = opens {
-            legend_heading(&mut chart, language)?;
-        }
         let colour = colour(&line.executor);
         let style = ShapeStyle::from(&colour).stroke_width(2);
-        let points: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, p.1)).collect();
-        let series = match dashes(language, line.dashed) {
+        let points: Vec<(f64, f64)> = line.points.iter().map(|p| (x_of(p.0), p.1)).collect();
+        match dashes(language, line.dashed) {
             Some((dash, gap)) => {
                 chart.draw_series(DashedLineSeries::new(points.clone(), dash, gap, style))
             }
             None => chart.draw_series(LineSeries::new(points.clone(), style)),
         }
         .map_err(fail)?;
-        series
-            .label(line.label.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
         chart
             .draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))
             .map_err(fail)?;
         chart
             .draw_series(line.points.iter().filter(|p| p.3 > p.2).map(|p| {
                 PathElement::new(
-                    vec![(p.0, p.2), (p.0, p.3)],
+                    vec![(x_of(p.0), p.2), (x_of(p.0), p.3)],
                     ShapeStyle::from(&colour.mix(0.6)),
                 )
             }))
             .map_err(fail)?;
+        chart
+            .draw_series(line.points.iter().filter(|p| plan::is_marked(p)).map(|p| {
+                Circle::new(
+                    (x_of(p.0), p.1),
+                    7,
+                    ShapeStyle::from(&colour).stroke_width(2),
+                )
+            }))
+            .map_err(fail)?;
     }
-    if let Some((value, label)) = &panel.reference {
-        let (x0, x1) = ranges(panel).0;
+    if let Some((value, _)) = &panel.reference {
+        let range = chart.x_range();
+        let (x0, x1) = (range.start, range.end);
         let style = ShapeStyle::from(&BLACK.mix(0.5)).stroke_width(1);
         chart
             .draw_series(DashedLineSeries::new(
@@ -189,17 +327,7 @@ where
                 4,
                 style,
             ))
-            .map_err(fail)?
-            .label(label.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+            .map_err(fail)?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font(("sans-serif", 13))
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(fail)?;
     Ok(())
 }

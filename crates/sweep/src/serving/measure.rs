@@ -29,6 +29,9 @@ const BASELINE_READY_TIMEOUT: Duration = Duration::from_secs(200);
 /// (longer than `serve` gives a baseline's workers to stop).
 const STOP_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The environment variable that sizes async-std's global executor.
+pub const ASYNC_STD_THREADS: &str = "ASYNC_STD_THREAD_COUNT";
+
 /// What every server and load of a sweep share.
 #[derive(Debug, Clone)]
 pub struct Tools {
@@ -75,6 +78,10 @@ impl ServerChild {
         if server.gil {
             command.arg("--gil");
         }
+        // async-std's global executor sizes itself once, from this variable
+        // (one thread per core when unset), not from --workers: set it, so
+        // that its W is the W of the x axis. Every other server ignores it.
+        command.env(ASYNC_STD_THREADS, server.workers.to_string());
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

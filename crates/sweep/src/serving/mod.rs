@@ -9,10 +9,14 @@
 //! charts ([`chart`]) and REPORT.md ([`report`]) are computed from the rows.
 //!
 //! "Max sustainable" is searched, not guessed: a closed-loop probe
-//! measures what the server completes with its connections kept busy, then
-//! open-loop probes offer [`plan::SEARCH_STEPS`] of that rate, highest
-//! first, and the first rate sustained (achieved within 5%, no errors, p99
-//! under the stated bound) is the point.
+//! measures what the server completes with its connections kept busy (every
+//! answer that arrives in the window counts, as wrk counts), and from that
+//! estimate [`plan::Search`] brackets the highest open-loop rate sustained
+//! (achieved within 5%, no errors, p99 under the stated bound) between a
+//! sustained and an unsustained rate, narrows it to the scale's resolution,
+//! and confirms it with one longer probe. At W = 1, a probe at one
+//! connection (step `alone`) measures a request's latency alone, whose
+//! inverse is what one blocking worker can serve.
 //!
 //! With `--baselines` (or a server baseline named in `--executors`), the
 //! articles' own servers join the figures they belong to
@@ -318,6 +322,9 @@ impl Sweeper<'_> {
                 Axis::Workers => {
                     for &workers in &self.scale.workers {
                         for series in &series {
+                            if !self.scale.workers_of(series).contains(&workers) {
+                                continue;
+                            }
                             let point = Point {
                                 figure: figure.id,
                                 series,
@@ -326,6 +333,9 @@ impl Sweeper<'_> {
                                 repeat,
                             };
                             self.with_server(point, |sweep, child| {
+                                if workers == 1 {
+                                    sweep.alone(point, child);
+                                }
                                 sweep.search_max(point, child);
                             });
                         }
@@ -354,6 +364,7 @@ impl Sweeper<'_> {
                                     "share",
                                     Offer::Open(rate),
                                     open_connections(rate, sweep.scale, &point.server),
+                                    sweep.scale.confirm,
                                 );
                             }
                         });
@@ -376,6 +387,7 @@ impl Sweeper<'_> {
                                     "hold",
                                     Offer::Open(HOLD_RPS),
                                     connections,
+                                    sweep.scale.probe,
                                 );
                             });
                         }
@@ -411,26 +423,51 @@ impl Sweeper<'_> {
         self.bar.inc(started.elapsed().as_millis() as u64);
     }
 
-    /// The highest open-loop rate `child` sustains, or 0 when none of the
-    /// steps was sustained; every probe of the search is a row.
+    /// The highest open-loop rate `child` sustains, or 0 when none was;
+    /// every probe of the search is a row.
+    ///
+    /// A closed-loop probe gives the first estimate; [`plan::Search`] then
+    /// brackets the maximum with short open-loop probes (step `search`) and
+    /// narrows it to the scale's resolution, and one probe of the longer
+    /// `confirm` window at the answer (step `confirm`) must sustain it too.
     fn search_max(&mut self, point: Point<'_>, child: &ServerChild) -> f64 {
         let connections = plan::saturating_connections(&point.server);
-        let Some(closed) = self.probe(point, child, "closed", Offer::Closed, connections) else {
+        let Some(closed) = self.probe(
+            point,
+            child,
+            "closed",
+            Offer::Closed,
+            connections,
+            self.scale.probe,
+        ) else {
             return 0.0;
         };
-        for step in plan::SEARCH_STEPS {
-            let rate = closed.achieved_rps * step;
-            if rate < 1.0 {
-                break;
-            }
+        let mut search = plan::Search::new(closed.achieved_rps, self.scale.resolution);
+        for _ in 0..plan::MAX_SEARCH_PROBES {
+            let (rate, long) = match search.next() {
+                plan::Next::Probe { rate, long } => (rate, long),
+                plan::Next::Done(found) => return found.unwrap_or(0.0),
+            };
+            let (step, window) = if long {
+                ("confirm", self.scale.confirm)
+            } else {
+                ("search", self.scale.probe)
+            };
             let connections = open_connections(rate, self.scale, &point.server);
-            match self.probe(point, child, "search", Offer::Open(rate), connections) {
-                Some(row) if row.sustained => return rate,
-                Some(_) => {}
-                None => break,
-            }
+            let Some(row) = self.probe(point, child, step, Offer::Open(rate), connections, window)
+            else {
+                break;
+            };
+            search.record(rate, long, row.sustained);
         }
-        0.0
+        // Out of probes: the highest rate sustained, unconfirmed (or none).
+        search.best().unwrap_or(0.0)
+    }
+
+    /// One closed-loop probe at one connection: the latency of a request
+    /// alone, whose inverse is what one blocking worker can serve.
+    fn alone(&mut self, point: Point<'_>, child: &ServerChild) {
+        self.probe(point, child, "alone", Offer::Closed, 1, self.scale.probe);
     }
 
     /// One load probe against `child`, recorded as a row (also when it fails).
@@ -441,6 +478,7 @@ impl Sweeper<'_> {
         step: &str,
         offer: Offer,
         connections: u32,
+        window: Duration,
     ) -> Option<Row> {
         let server_before = child.usage();
         let store_before = self.upstream.cpu_ms();
@@ -451,7 +489,7 @@ impl Sweeper<'_> {
             offer,
             connections,
             self.scale.warmup,
-            self.scale.probe,
+            window,
             // A request that takes longer than the p99 bound is not served
             // in time anyway; up to it, it counts in the achieved rate.
             Duration::from_secs_f64(self.scale.p99_bound_ms() / 1e3),

@@ -34,6 +34,7 @@ pub const FIGURE_BASELINES: [(u8, &[BaselineSeries]); 3] = [
             ("py-uvicorn", None),
             ("py-gunicorn", None),
             ("go-nethttp", None),
+            ("go-gin", None),
         ],
     ),
     (
@@ -63,9 +64,205 @@ pub const SUSTAINED_SHARE: f64 = 0.95;
 /// (`io_ms + cpu_ms`).
 pub const P99_BOUND_FACTOR: f64 = 10.0;
 
-/// The open-loop rates tried, as shares of the closed-loop throughput,
-/// highest first: the first one sustained is the maximum.
-pub const SEARCH_STEPS: [f64; 5] = [1.0, 0.9, 0.8, 0.65, 0.5];
+/// The most open-loop probes one search runs, its confirmations included;
+/// a search that has not converged by then keeps its highest sustained rate,
+/// confirmed or not (results.csv says which).
+pub const MAX_SEARCH_PROBES: u32 = 12;
+
+/// The lowest rate the search tries: below it, the server sustains nothing.
+pub const MIN_SEARCH_RATE: f64 = 1.0;
+
+/// The search for the maximum sustainable rate, as data: it brackets the
+/// maximum between the highest rate sustained and the lowest rate not
+/// sustained so far, and narrows the bracket to `resolution`.
+///
+/// It starts from an estimate (the closed-loop throughput, which counts
+/// every answer in its window and so is close to the server's capacity).
+/// While every rate is sustained it steps up by one resolution step, then
+/// two, four, ...; while none is, it steps down the same way (so a good
+/// estimate costs one step and a bad one a few, and the estimate never
+/// caps the answer); with a rate on each
+/// side, it tries the bracket's geometric middle. When the bracket's ends
+/// are within `resolution`, its lower end must hold over one long probe
+/// (the confirmation). A long probe that fails makes every later probe long
+/// too: short probes near the capacity are too short for the queue to show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Search {
+    estimate: f64,
+    resolution: f64,
+    /// The highest rate sustained so far, and whether a long probe sustained it.
+    pub sustained: Option<(f64, bool)>,
+    /// The lowest rate not sustained so far.
+    pub unsustained: Option<f64>,
+    /// Rates sustained while none failed.
+    successes: u32,
+    /// Rates not sustained while none was.
+    failures: u32,
+    /// A long probe has failed: every probe from now on is long.
+    long_only: bool,
+}
+
+/// What the search wants next.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Next {
+    /// Probe this rate, with a long (confirming) probe or a short one.
+    Probe {
+        /// Requests per second to offer.
+        rate: f64,
+        /// A confirmation-length probe.
+        long: bool,
+    },
+    /// The answer: a rate confirmed by a long probe, or none sustained down
+    /// to [`MIN_SEARCH_RATE`].
+    Done(Option<f64>),
+}
+
+impl Search {
+    /// A search from `estimate` requests per second, to within `resolution`
+    /// (0.05: the bracket's ends within 5% of each other).
+    pub fn new(estimate: f64, resolution: f64) -> Self {
+        Search {
+            estimate: estimate.max(MIN_SEARCH_RATE),
+            resolution,
+            sustained: None,
+            unsustained: None,
+            successes: 0,
+            failures: 0,
+            long_only: false,
+        }
+    }
+
+    /// The next step.
+    pub fn next(&self) -> Next {
+        let step = 1.0 + self.resolution;
+        let probe = |rate: f64| Next::Probe {
+            rate,
+            long: self.long_only,
+        };
+        match (self.sustained, self.unsustained) {
+            (None, None) => probe(self.estimate),
+            (Some((low, _)), None) => probe(low * step.powi(1 << (self.successes - 1).min(8))),
+            (None, Some(high)) => {
+                let rate = high / step.powi(1 << (self.failures - 1).min(8));
+                if rate < MIN_SEARCH_RATE {
+                    Next::Done(None)
+                } else {
+                    probe(rate)
+                }
+            }
+            // Within one step, with a little slack for the float arithmetic.
+            (Some((low, long)), Some(high)) if high <= low * step * (1.0 + 1e-9) => {
+                if long {
+                    Next::Done(Some(low))
+                } else {
+                    Next::Probe {
+                        rate: low,
+                        long: true,
+                    }
+                }
+            }
+            (Some(_), Some(high)) => {
+                let (low, _) = self.sustained.unwrap_or_default();
+                probe((low * high).sqrt())
+            }
+        }
+    }
+
+    /// Records whether `rate` was sustained, by a long probe or a short one.
+    pub fn record(&mut self, rate: f64, long: bool, sustained: bool) {
+        if sustained {
+            if self.unsustained.is_none() {
+                self.successes += 1;
+            }
+            match self.sustained {
+                Some((low, _)) if low > rate => {}
+                Some((low, was_long)) if low == rate => {
+                    self.sustained = Some((low, was_long || long))
+                }
+                _ => self.sustained = Some((rate, long)),
+            }
+        } else {
+            self.unsustained = Some(self.unsustained.map_or(rate, |high| high.min(rate)));
+            self.long_only |= long;
+            // A rate at or above a failed one cannot stand: a failed
+            // confirmation moves the bracket down.
+            if self.sustained.is_some_and(|(low, _)| low >= rate) {
+                self.sustained = None;
+            }
+            if self.sustained.is_none() {
+                self.failures += 1;
+            }
+        }
+    }
+
+    /// The highest rate sustained so far, confirmed or not.
+    pub fn best(&self) -> Option<f64> {
+        self.sustained.map(|(rate, _)| rate)
+    }
+}
+
+/// The families of figure 1's panels, and of figure 2's when it has more
+/// than [`MAX_SERIES_PER_PANEL`] series: each baseline beside the Rust
+/// models that stand for it. A series belongs to the first family that
+/// names its executor (a baseline's name without its `@interpreter`).
+pub const FAMILIES: [(&str, &[&str]); 4] = [
+    (
+        "one event loop, or W event-loop processes",
+        &["tokio-ct", "tokio-ct-offload", "py-uvicorn"],
+    ),
+    (
+        "a pool of W threads, with and without the GIL",
+        &["threads", "py-gthread", "py-granian", "py-gevent"],
+    ),
+    (
+        "W processes, with and without the GIL",
+        &["processes", "py-gunicorn"],
+    ),
+    (
+        "work stealing and thread-per-core",
+        &[
+            "tokio-mt",
+            "smol",
+            "async-std",
+            "glommio",
+            "go-nethttp",
+            "go-gin",
+        ],
+    ),
+];
+
+/// The most series one panel draws before a figure splits into families.
+pub const MAX_SERIES_PER_PANEL: usize = 6;
+
+/// The family of a series' executor: its index in [`FAMILIES`] (the last
+/// one for an executor no family names).
+pub fn family_of(executor: &str) -> usize {
+    let name = executor.split('@').next().unwrap_or(executor);
+    FAMILIES
+        .iter()
+        .position(|(_, members)| members.contains(&name))
+        .unwrap_or(FAMILIES.len() - 1)
+}
+
+/// Repeats whose (max - min) / median is above this share mark their point
+/// as unsteady, in tables, plots and REPORT.md.
+pub const MARKED_SPREAD: f64 = 0.15;
+
+/// The spread of a point `(x, median, min, max)`'s repeats: (max - min) / median.
+pub fn spread_share(point: &(f64, f64, f64, f64)) -> f64 {
+    if point.1 > 0.0 {
+        (point.3 - point.2) / point.1
+    } else if point.3 > point.2 {
+        f64::INFINITY
+    } else {
+        0.0
+    }
+}
+
+/// Whether a point's repeats differ by more than [`MARKED_SPREAD`].
+pub fn is_marked(point: &(f64, f64, f64, f64)) -> bool {
+    spread_share(point) > MARKED_SPREAD
+}
 
 /// The scale of a server sweep.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -82,16 +279,27 @@ pub struct ServingScale {
     pub load_shares: Vec<f64>,
     /// x values of the memory figure: keep-alive connections held at once.
     pub connection_counts: Vec<u32>,
-    /// Measured length of one load probe.
+    /// Measured length of one search probe.
     pub probe: Duration,
     /// Warm-up before each probe, not measured.
     pub warmup: Duration,
-    /// Repeats per point: each point is their median.
+    /// Measured length of the probe that confirms a search's answer, and of
+    /// the latency figure's probes: long enough that the p99 bound holds
+    /// over many times its own length.
+    pub confirm: Duration,
+    /// The search narrows its bracket to within this share.
+    pub resolution: f64,
+    /// The most workers a Python server baseline gets on the workers axis:
+    /// each of its workers is an interpreter that takes most of a second to
+    /// start (`None`: every x value).
+    pub python_max_workers: Option<u32>,
+    /// Repeats per point: each point is their median, with their range.
     pub repeat: u32,
 }
 
 impl ServingScale {
-    /// The articles' figures in full: 3 s probes, two repeats, 10,000 connections.
+    /// The articles' figures in full: three repeats, 1 s search probes
+    /// confirmed by 4 s ones, to within 5%, up to 10,000 connections.
     pub fn full() -> Self {
         ServingScale {
             name: "full",
@@ -100,22 +308,30 @@ impl ServingScale {
             workers: vec![1, 2, 4, 8, 16, 32],
             load_shares: vec![0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2],
             connection_counts: vec![100, 1_000, 5_000, 10_000],
-            probe: Duration::from_secs(3),
-            warmup: Duration::from_secs(1),
-            repeat: 2,
+            probe: Duration::from_secs(1),
+            warmup: Duration::from_millis(300),
+            confirm: Duration::from_secs(4),
+            resolution: 0.05,
+            python_max_workers: None,
+            repeat: 3,
         }
     }
 
-    /// The same figures with 1 s probes, one repeat and fewer points: within
-    /// ten minutes on 2 cores (see [`ServingPlan::estimate`]).
+    /// The same figures with two repeats, shorter probes, fewer workers and
+    /// a 10% resolution: within ten minutes on 2 cores (see
+    /// [`ServingPlan::estimate`]).
     pub fn quick() -> Self {
         ServingScale {
             name: "quick",
-            load_shares: vec![0.1, 0.3, 0.5, 0.7, 0.9, 1.0, 1.2],
+            workers: vec![1, 2, 8, 32],
+            load_shares: vec![0.1, 0.5, 0.9, 1.0, 1.2],
             connection_counts: vec![100, 1_000, 5_000],
-            probe: Duration::from_secs(1),
-            warmup: Duration::from_millis(300),
-            repeat: 1,
+            probe: Duration::from_millis(500),
+            warmup: Duration::from_millis(200),
+            confirm: Duration::from_millis(1500),
+            resolution: 0.10,
+            python_max_workers: Some(8),
+            repeat: 2,
             ..ServingScale::full()
         }
     }
@@ -123,6 +339,18 @@ impl ServingScale {
     /// The p99 above which a rate is not sustained, in milliseconds.
     pub fn p99_bound_ms(&self) -> f64 {
         P99_BOUND_FACTOR * (self.io_ms + self.cpu_ms) as f64
+    }
+
+    /// The workers axis' values for `series`: fewer for a Python baseline
+    /// when [`ServingScale::python_max_workers`] says so.
+    pub fn workers_of(&self, series: &Series) -> Vec<u32> {
+        let python = baselines::find(series.executor)
+            .is_some_and(|baseline| baseline.language == baselines::Language::Python);
+        self.workers
+            .iter()
+            .copied()
+            .filter(|&w| !python || self.python_max_workers.is_none_or(|max| w <= max))
+            .collect()
     }
 
     /// The machine's bound for this mix: every core busy with request CPU work.
@@ -352,11 +580,14 @@ pub struct ServingPlan {
 
 impl ServingPlan {
     /// Estimated seconds: per point, the server's start ([`start_ms`]) and
-    /// the probes a search takes (one closed loop and, typically, two
-    /// open-loop steps).
+    /// the probes a search takes (one closed loop, typically two
+    /// open-loop steps at a 10% resolution and three at 5%, and the
+    /// confirmation).
     pub fn estimate(&self) -> Duration {
         let probe = self.scale.probe + self.scale.warmup;
-        let search = probe * 3;
+        let confirm = self.scale.confirm + self.scale.warmup;
+        let steps = if self.scale.resolution < 0.1 { 4 } else { 3 };
+        let search = probe * steps + confirm;
         let mut total = Duration::ZERO;
         for figure in &self.figures {
             for series in &figure.series {
@@ -365,11 +596,14 @@ impl ServingPlan {
                 let per_series = match figure.axis {
                     Axis::Workers => self
                         .scale
-                        .workers
-                        .iter()
-                        .map(|&workers| start(workers) + search)
+                        .workers_of(series)
+                        .into_iter()
+                        .map(|workers| {
+                            let alone = if workers == 1 { probe } else { Duration::ZERO };
+                            start(workers) + search + alone
+                        })
                         .sum(),
-                    Axis::Load => start(1) + search + probe * self.scale.load_shares.len() as u32,
+                    Axis::Load => start(1) + search + confirm * self.scale.load_shares.len() as u32,
                     Axis::Connections => {
                         (start(1) + probe) * self.scale.connection_counts.len() as u32
                     }
@@ -394,21 +628,21 @@ mod tests {
             absent: Vec::new(),
         };
         assert!(
-            plan.estimate() < Duration::from_secs(540),
+            plan.estimate() < Duration::from_secs(570),
             "{:?}",
             plan.estimate()
         );
     }
 
     #[test]
-    fn quick_with_baselines_fits_eleven_minutes_on_two_cores() {
+    fn quick_with_baselines_fits_fifteen_minutes_on_two_cores() {
         let plan = ServingPlan {
             scale: ServingScale::quick(),
             figures: with_baselines(figures(2), 2),
             absent: Vec::new(),
         };
         assert!(
-            plan.estimate() < Duration::from_secs(660),
+            plan.estimate() < Duration::from_secs(900),
             "{:?}",
             plan.estimate()
         );
@@ -469,6 +703,79 @@ mod tests {
         assert!((io_share - 0.8).abs() < 1e-9);
         assert_eq!(scale.cpu_bound_rps(2), 400.0);
         assert_eq!(scale.p99_bound_ms(), 250.0);
+    }
+
+    /// Runs a search against a server that sustains `short` in short probes
+    /// and `long` in long ones.
+    fn search_against(short: f64, long: f64, estimate: f64, resolution: f64) -> (Option<f64>, u32) {
+        let mut search = Search::new(estimate, resolution);
+        for probes in 0..=MAX_SEARCH_PROBES {
+            match search.next() {
+                Next::Probe {
+                    rate,
+                    long: is_long,
+                } => {
+                    let capacity = if is_long { long } else { short };
+                    search.record(rate, is_long, rate <= capacity);
+                }
+                Next::Done(found) => return (found, probes),
+            }
+        }
+        (None, MAX_SEARCH_PROBES)
+    }
+
+    #[test]
+    fn the_search_finds_the_capacity_within_its_resolution_from_any_estimate() {
+        for estimate in [40.0, 90.0, 100.0, 103.0, 120.0, 200.0] {
+            let (found, probes) = search_against(100.0, 100.0, estimate, 0.05);
+            let found = found.unwrap_or_else(|| panic!("nothing found from {estimate}"));
+            assert!(
+                (100.0 / 1.05..=100.0).contains(&found),
+                "from {estimate}: {found} in {probes} probes"
+            );
+        }
+        // An estimate far below the capacity does not cap the answer.
+        let (found, _) = search_against(100.0, 100.0, 12.0, 0.10);
+        assert!(found.unwrap_or_default() >= 100.0 / 1.1, "{found:?}");
+    }
+
+    #[test]
+    fn a_good_estimate_converges_in_few_probes() {
+        let (found, probes) = search_against(95.0, 95.0, 100.0, 0.10);
+        assert!(found.is_some_and(|rate| rate >= 95.0 / 1.1), "{found:?}");
+        assert!(probes <= 3, "{probes} probes");
+    }
+
+    #[test]
+    fn short_probes_that_overstate_the_capacity_are_caught_by_the_long_one() {
+        let (found, probes) = search_against(100.0, 85.0, 100.0, 0.05);
+        let found = found.expect("a confirmed rate");
+        assert!(
+            (85.0 / 1.05..=85.0).contains(&found),
+            "{found} in {probes} probes"
+        );
+    }
+
+    #[test]
+    fn nothing_sustained_ends_the_search() {
+        let (found, probes) = search_against(0.5, 0.5, 50.0, 0.05);
+        assert_eq!(found, None);
+        assert!(probes <= MAX_SEARCH_PROBES);
+    }
+
+    #[test]
+    fn every_figure_one_series_has_a_family() {
+        assert_eq!(family_of("tokio-ct"), 0);
+        assert_eq!(family_of("py-gthread@3.13t"), 1);
+        assert_eq!(family_of("py-gunicorn"), 2);
+        assert_eq!(family_of("go-nethttp"), 3);
+        for series in &with_baselines(figures(2), 2)[0].series {
+            let name = series.executor;
+            assert!(
+                FAMILIES.iter().any(|(_, members)| members.contains(&name)),
+                "{name} is in no family"
+            );
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! REPORT.md whose every number is computed from the rows.
 
 use super::chart::{Chart, Line, Panel};
-use super::plan::{self, Axis, Figure, ServingPlan, ServingScale};
+use super::plan::{self, Axis, Figure, ServingPlan, ServingScale, is_marked, spread_share};
 use super::{HOLD_RPS, Row};
 use crate::machine::Machine;
 use crate::table::{Align, Table, settings};
@@ -75,6 +75,9 @@ pub struct FigureResult {
     /// The machine's bound less the load generator's and the store's CPU,
     /// measured at tokio-mt's best point (figure 1 only).
     pub net_bound: Option<NetBound>,
+    /// Per series at W = 1 (figure 1 only): the closed-loop rate at one
+    /// connection, 1000 / a request's latency alone, at x = 1.
+    pub alone: Vec<LineResult>,
 }
 
 /// The throughput bound of this machine for the mix, from the CPU a request
@@ -134,26 +137,53 @@ pub fn summarize(plan: &ServingPlan, rows: &[Row], cores: usize) -> Vec<FigureRe
             let net_bound = (figure.axis == Axis::Workers)
                 .then(|| net_bound(&rows, &plan.scale, cores))
                 .flatten();
+            let alone = lines(figure, &rows, |rows| {
+                rows.iter()
+                    .find(|row| row.step == "alone")
+                    .map(|row| row.achieved_rps)
+            })
+            .into_iter()
+            .filter(|line| !line.points.is_empty())
+            .collect();
             FigureResult {
                 figure: figure.clone(),
                 panels,
                 net_bound,
+                alone,
             }
         })
         .collect()
 }
 
-/// The maximum of one server's search: the rate of its sustained step, or 0.
+/// The maximum of one server's search: its confirmed rate; the highest
+/// rate its short probes sustained when it ran out of probes before a
+/// confirmation; 0 when nothing was sustained.
 fn max_sustainable(rows: &[&Row]) -> Option<f64> {
     let searched = rows.iter().any(|row| row.step == "closed");
-    let sustained = rows
-        .iter()
-        .filter(|row| row.step == "search" && row.sustained)
-        .filter_map(|row| row.offered_rps)
-        .fold(None, |best: Option<f64>, rate| {
-            Some(best.map_or(rate, |b| b.max(rate)))
-        });
-    sustained.or(searched.then_some(0.0))
+    let best_of = |step: &str| {
+        rows.iter()
+            .filter(|row| row.step == step && row.sustained)
+            .filter_map(|row| row.offered_rps)
+            .reduce(f64::max)
+    };
+    best_of("confirm")
+        .or_else(|| best_of("search"))
+        .or(searched.then_some(0.0))
+}
+
+/// A point's median for a sentence, with its mark when its repeats differ.
+fn value(point: &Point, unit: &str) -> String {
+    if is_marked(point) {
+        format!(
+            "{:.0} {unit} (marked: its repeats span {:.0}-{:.0}, {:.0}%)",
+            point.1,
+            point.2,
+            point.3,
+            100.0 * spread_share(point)
+        )
+    } else {
+        format!("{:.0} {unit}", point.1)
+    }
 }
 
 /// One line per series, x the row's x, y `value` of each repeat's rows, as median and range.
@@ -227,18 +257,28 @@ fn latency_lines(figure: &Figure, rows: &[&Row], percentile: &str) -> Vec<LineRe
         .collect()
 }
 
+/// The median of the repeats (the mean of the middle two when they are
+/// even in number), their min and their max.
 fn spread(x: f64, mut ys: Vec<f64>) -> Point {
     ys.sort_by(f64::total_cmp);
-    (x, ys[ys.len() / 2], ys[0], ys[ys.len() - 1])
+    let n = ys.len();
+    let median = if n.is_multiple_of(2) {
+        (ys[n / 2 - 1] + ys[n / 2]) / 2.0
+    } else {
+        ys[n / 2]
+    };
+    (x, median, ys[0], ys[n - 1])
 }
 
 /// The bound net of the load generator's and the store's CPU, measured at
 /// tokio-mt's best sustained probe.
 fn net_bound(rows: &[&Row], scale: &ServingScale, cores: usize) -> Option<NetBound> {
-    let best = rows
-        .iter()
-        .filter(|row| row.series == "tokio-mt" && row.step == "search" && row.sustained)
-        .max_by(|a, b| a.achieved_rps.total_cmp(&b.achieved_rps))?;
+    let best_of = |step: &str| {
+        rows.iter()
+            .filter(|row| row.series == "tokio-mt" && row.step == step && row.sustained)
+            .max_by(|a, b| a.achieved_rps.total_cmp(&b.achieved_rps))
+    };
+    let best = best_of("confirm").or_else(|| best_of("search"))?;
     let per_s = |ms: f64| ms / best.window_s.max(1e-9);
     let load_cpu_ms_per_s = per_s(best.load_cpu_ms);
     let store_cpu_ms_per_s = per_s(best.store_cpu_ms.unwrap_or(0.0));
@@ -260,67 +300,126 @@ fn net_bound(rows: &[&Row], scale: &ServingScale, cores: usize) -> Option<NetBou
 }
 
 impl FigureResult {
-    /// The figure as a chart.
+    /// The figure as a chart: the throughput figure as small multiples,
+    /// one panel per family of [`plan::FAMILIES`] on one y axis; the
+    /// latency figure one panel per percentile, or, with more than
+    /// [`plan::MAX_SERIES_PER_PANEL`] series, p50 and p99 per family.
     pub fn chart(&self, scale: &ServingScale, cores: usize) -> Chart {
         let (x_label, x_log, y_log) = match self.figure.axis {
             Axis::Workers => ("workers W (log)", true, false),
             Axis::Load => ("offered load (requests/s)", false, true),
             Axis::Connections => ("keep-alive connections held (log)", true, true),
         };
-        let panels = self
-            .panels
-            .iter()
-            .map(|(metric, lines)| Panel {
-                caption: if self.panels.len() > 1 {
-                    metric.clone()
-                } else {
-                    String::new()
-                },
-                x_label: x_label.to_owned(),
-                y_label: match self.figure.axis {
-                    Axis::Load => format!("{metric} (ms, log)"),
-                    _ => metric.clone(),
-                },
-                x_log,
-                y_log,
-                lines: lines
-                    .iter()
-                    .filter(|line| !line.points.is_empty())
-                    .map(|line| Line {
-                        label: line.label.clone(),
-                        executor: line.executor.clone(),
-                        dashed: line.gil,
-                        points: line.points.clone(),
-                    })
-                    .collect(),
-                reference: match self.figure.axis {
-                    Axis::Workers => Some(match self.net_bound {
-                        Some(bound) => (
-                            bound.net_rps,
-                            format!(
-                                "bound: {cores} cores x 1000 / {:.2} ms measured, less load and store",
-                                bound.server_cpu_ms_per_request
-                            ),
-                        ),
-                        None => (
-                            scale.cpu_bound_rps(cores),
-                            format!("bound: {cores} cores x 1000 / {} ms", scale.cpu_ms),
-                        ),
-                    }),
-                    Axis::Load => Some((
-                        scale.p99_bound_ms(),
-                        format!("p99 bound {:.0} ms", scale.p99_bound_ms()),
-                    )),
-                    Axis::Connections => None,
-                },
-            })
-            .collect();
+        let reference = match self.figure.axis {
+            Axis::Workers => Some(match self.net_bound {
+                Some(bound) => (
+                    bound.net_rps,
+                    format!(
+                        "net bound ({:.2} ms/request)",
+                        bound.server_cpu_ms_per_request
+                    ),
+                ),
+                None => (
+                    scale.cpu_bound_rps(cores),
+                    format!("bound: {cores} x 1000 / {} ms", scale.cpu_ms),
+                ),
+            }),
+            Axis::Load => Some((
+                scale.p99_bound_ms(),
+                format!("p99 bound {:.0} ms", scale.p99_bound_ms()),
+            )),
+            Axis::Connections => None,
+        };
+        let panel = |caption: String, metric: &str, lines: Vec<&LineResult>| Panel {
+            caption,
+            x_label: x_label.to_owned(),
+            y_label: match self.figure.axis {
+                Axis::Load => format!("{metric} (ms, log)"),
+                _ => metric.to_owned(),
+            },
+            x_log,
+            y_log,
+            lines: lines
+                .into_iter()
+                .filter(|line| !line.points.is_empty())
+                .map(|line| Line {
+                    label: line.label.clone(),
+                    executor: line.executor.clone(),
+                    dashed: line.gil,
+                    points: line.points.clone(),
+                })
+                .collect(),
+            reference: reference.clone(),
+            x_powers_of_two: self.figure.axis == Axis::Workers,
+        };
+        let series = self.figure.series.len();
+        let by_family = match self.figure.axis {
+            Axis::Workers => true,
+            Axis::Load => series > plan::MAX_SERIES_PER_PANEL,
+            Axis::Connections => false,
+        };
+        let (panels, columns) = if by_family {
+            let metrics: Vec<&(String, Vec<LineResult>)> = self
+                .panels
+                .iter()
+                .filter(|(metric, _)| !metric.starts_with("p999"))
+                .collect();
+            let families: Vec<usize> = (0..plan::FAMILIES.len())
+                .filter(|&family| {
+                    self.figure
+                        .series
+                        .iter()
+                        .any(|series| plan::family_of(series.executor) == family)
+                })
+                .collect();
+            let mut panels = Vec::new();
+            for (metric, lines) in &metrics {
+                for &family in &families {
+                    let members = lines
+                        .iter()
+                        .filter(|line| plan::family_of(&line.executor) == family)
+                        .collect();
+                    let caption = if metrics.len() > 1 {
+                        format!("{metric}: {}", plan::FAMILIES[family].0)
+                    } else {
+                        plan::FAMILIES[family].0.to_owned()
+                    };
+                    panels.push(panel(caption, metric, members));
+                }
+            }
+            let columns = if metrics.len() > 1 {
+                families.len()
+            } else {
+                families.len().min(2)
+            };
+            (panels, columns.max(1))
+        } else {
+            let panels: Vec<Panel> = self
+                .panels
+                .iter()
+                .map(|(metric, lines)| {
+                    let caption = if self.panels.len() > 1 {
+                        metric.clone()
+                    } else {
+                        String::new()
+                    };
+                    panel(caption, metric, lines.iter().collect())
+                })
+                .collect();
+            let columns = panels.len().max(1);
+            (panels, columns)
+        };
         Chart {
             title: self.figure.title.to_owned(),
             panels,
+            columns,
+            share_y: by_family,
             footnote: format!(
-                "{cores} cores; io {} ms + cpu {} ms per request; median of {} repeat(s), whiskers min-max; dashed: --gil (Rust), long dashes: Python, dots: Go",
-                scale.io_ms, scale.cpu_ms, scale.repeat
+                "{cores} cores; io {} ms + cpu {} ms per request; median of {} repeat(s), whiskers min-max, ring: repeats differ by more than {:.0}%; dashed: --gil (Rust), long dashes: Python, dots: Go",
+                scale.io_ms,
+                scale.cpu_ms,
+                scale.repeat,
+                plan::MARKED_SPREAD * 100.0
             ),
         }
     }
@@ -415,25 +514,28 @@ pub fn render(
         (
             "max sustainable",
             format!(
-                "the highest offered open-loop rate, among {} of the closed-loop throughput, whose achieved rate is at least {:.0}% of it, with no failed request and a p99 (from each request's intended start) of at most {:.0} ms ({}x the unloaded {} ms)",
-                plan::SEARCH_STEPS
-                    .iter()
-                    .map(|s| format!("{:.0}%", s * 100.0))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                "the highest offered open-loop rate whose achieved rate (successful answers only) is at least {:.0}% of it, with no failed request and a p99 (from each request's intended start) of at most {:.0} ms ({}x the unloaded {} ms). Searched, not guessed: a closed-loop probe (every answer completed in its window counts, as wrk counts) gives the first estimate; open-loop probes then step up by one resolution step, then two, four, ... while sustained, and down the same way while not, bracket the maximum between the highest sustained and the lowest unsustained rate, and halve the bracket until its ends are within {:.0}% (the resolution); the answer must then hold over one {:.1} s confirmation probe, or the search goes on below it with long probes only (at most {} open-loop probes; results.csv's `step` says which probe was which)",
                 plan::SUSTAINED_SHARE * 100.0,
                 scale.p99_bound_ms(),
                 plan::P99_BOUND_FACTOR,
-                scale.io_ms + scale.cpu_ms
+                scale.io_ms + scale.cpu_ms,
+                scale.resolution * 100.0,
+                scale.confirm.as_secs_f64(),
+                plan::MAX_SEARCH_PROBES
             ),
         ),
         (
             "method",
             format!(
-                "{:.1} s probes after {:.1} s of warm-up; {} repeat(s) per point, series rotated each repeat; load connections: 4 per worker (32 to 256) in closed loop, enough for the p99 bound in open loop",
+                "{:.1} s search probes and {:.1} s confirmation and latency probes, each after {:.1} s of warm-up; {} repeat(s) per point, series rotated each repeat; each point is the median of its repeats with their min-max, and a point whose repeats differ by more than {:.0}% of its median is marked (* in tables, a ring in plots); load connections: 4 per worker (32 to 256) in closed loop, enough for the p99 bound in open loop; async-std's executor is sized to W with ASYNC_STD_THREAD_COUNT{}",
                 scale.probe.as_secs_f64(),
+                scale.confirm.as_secs_f64(),
                 scale.warmup.as_secs_f64(),
-                scale.repeat
+                scale.repeat,
+                plan::MARKED_SPREAD * 100.0,
+                scale.python_max_workers.map_or(String::new(), |max| format!(
+                    "; the Python server baselines run at W up to {max} only (each worker is an interpreter that takes most of a second to start)"
+                ))
             ),
         ),
         (
@@ -461,10 +563,41 @@ pub fn render(
         for sentence in findings(result, scale, machine.cores) {
             let _ = writeln!(md, "- {sentence}");
         }
+        let _ = writeln!(md, "- {}", marked_sentence(result, scale));
         md.push('\n');
         render_table(&mut md, result);
     }
     md
+}
+
+/// How many of a figure's points are marked: their repeats differ by more
+/// than [`plan::MARKED_SPREAD`].
+pub fn marked_counts(result: &FigureResult) -> (usize, usize) {
+    let points = || {
+        result
+            .panels
+            .iter()
+            .flat_map(|(_, lines)| lines)
+            .flat_map(|line| &line.points)
+    };
+    (
+        points().filter(|point| is_marked(point)).count(),
+        points().count(),
+    )
+}
+
+fn marked_sentence(result: &FigureResult, scale: &ServingScale) -> String {
+    let (marked, total) = marked_counts(result);
+    if scale.repeat < 2 {
+        return format!(
+            "One repeat per point: no spread to mark ({total} points); rerun with --repeat 2 or more to see it."
+        );
+    }
+    format!(
+        "{marked} of {total} points are marked (their {} repeats differ by more than {:.0}% of the median; * in the table, a ring in the plot); a sentence above that quotes a marked point says so.",
+        scale.repeat,
+        plan::MARKED_SPREAD * 100.0
+    )
 }
 
 fn render_table(md: &mut String, result: &FigureResult) {
@@ -479,14 +612,21 @@ fn render_table(md: &mut String, result: &FigureResult) {
             (x_name.to_owned(), Align::Right),
             (format!("{metric} median ({unit})"), Align::Right),
             ("min-max".to_owned(), Align::Right),
+            ("spread".to_owned(), Align::Right),
         ]);
         for line in lines {
-            for (x, median, min, max) in &line.points {
+            for point in &line.points {
+                let (x, median, min, max) = point;
                 table.row([
                     line.label.clone(),
                     format!("{x:.0}"),
                     format!("{median:.1}"),
                     format!("{min:.1}-{max:.1}"),
+                    format!(
+                        "{:.0}%{}",
+                        100.0 * spread_share(point).min(9.99),
+                        if is_marked(point) { " *" } else { "" }
+                    ),
                 ]);
             }
         }
@@ -518,25 +658,29 @@ pub fn findings(result: &FigureResult, scale: &ServingScale, cores: usize) -> Ve
                 result.net_bound,
             ) {
                 found.push(format!(
-                    "tokio-mt's best is {:.0} RPS at W = {:.0}. There the server spent {:.2} ms of CPU per request (the kernel, calibrated for {} ms once per sweep on a machine whose speed drifts, plus HTTP and the fetch), so the machine's bound is {:.0} RPS ({cores} cores x 1000 / {:.2} ms) and {:.0} RPS once the load generator ({:.0} ms of CPU per second) and the feature store ({:.0} ms per second) take their share of the same cores: tokio-mt reaches {:.0}% of the bound and {:.0}% of the net bound.",
-                    mt.1, mt.0, net.server_cpu_ms_per_request, scale.cpu_ms, net.bound_rps,
+                    "tokio-mt's best is {} at W = {:.0}. There the server spent {:.2} ms of CPU per request (the kernel, calibrated for {} ms once per sweep on a machine whose speed drifts, plus HTTP and the fetch), so the machine's bound is {:.0} RPS ({cores} cores x 1000 / {:.2} ms) and {:.0} RPS once the load generator ({:.0} ms of CPU per second) and the feature store ({:.0} ms per second) take their share of the same cores: tokio-mt reaches {:.0}% of the bound and {:.0}% of the net bound.",
+                    value(&mt, "RPS"), mt.0, net.server_cpu_ms_per_request, scale.cpu_ms, net.bound_rps,
                     net.server_cpu_ms_per_request, net.net_rps, net.load_cpu_ms_per_s,
                     net.store_cpu_ms_per_s, 100.0 * mt.1 / net.bound_rps, 100.0 * mt.1 / net.net_rps
                 ));
             }
+            if let Some(net) = result.net_bound {
+                found.push(above_bound(result, net.net_rps));
+            }
+            found.extend(alone_findings(result));
             if let Some(ct) = line(result, "tokio-ct") {
                 if let (Some(one), Some(best)) = (ct.at(1.0), ct.best()) {
                     found.push(format!(
-                        "One event loop (tokio-ct, W = 1) stops at {:.0} RPS, {:.0}% of the bound: its CPU work runs on one core. W event-loop processes on one port reach {:.0} RPS at W = {:.0} ({:.2}x one loop).",
-                        one.1, 100.0 * one.1 / bound, best.1, best.0, best.1 / one.1.max(1e-9)
+                        "One event loop (tokio-ct, W = 1) stops at {}, {:.0}% of the bound: its CPU work runs on one core. W event-loop processes on one port reach {} at W = {:.0} ({:.2}x one loop).",
+                        value(&one, "RPS"), 100.0 * one.1 / bound, value(&best, "RPS"), best.0, best.1 / one.1.max(1e-9)
                     ));
                 }
                 if let Some(mt) = line(result, "tokio-mt").and_then(LineResult::best)
                     && let Some(best) = ct.best()
                 {
                     found.push(format!(
-                        "W event-loop processes (tokio-ct, best {:.0} RPS at W = {:.0}) against one work-stealing pool (tokio-mt, best {:.0} RPS at W = {:.0}): {:.2}x.",
-                        best.1, best.0, mt.1, mt.0, best.1 / mt.1.max(1e-9)
+                        "W event-loop processes (tokio-ct, best {} at W = {:.0}) against one work-stealing pool (tokio-mt, best {} at W = {:.0}): {:.2}x.",
+                        value(&best, "RPS"), best.0, value(&mt, "RPS"), mt.0, best.1 / mt.1.max(1e-9)
                     ));
                 }
             }
@@ -545,8 +689,8 @@ pub fn findings(result: &FigureResult, scale: &ServingScale, cores: usize) -> Ve
                 && let (Some(free_best), Some(gil_best)) = (free.best(), gil.best())
             {
                 found.push(format!(
-                    "--gil on the thread pool: its best falls from {:.0} RPS (W = {:.0}) to {:.0} RPS (W = {:.0}), {:.2}x; {:.0} RPS is {:.0}% of one core's {:.0} RPS (1000 / {per_request:.2} ms): the lock holds the CPU part to about one core however many threads wait on I/O.",
-                    free_best.1, free_best.0, gil_best.1, gil_best.0, free_best.1 / gil_best.1.max(1e-9),
+                    "--gil on the thread pool: its best falls from {} (W = {:.0}) to {} (W = {:.0}), {:.2}x; {:.0} RPS is {:.0}% of one core's {:.0} RPS (1000 / {per_request:.2} ms): the lock holds the CPU part to about one core however many threads wait on I/O.",
+                    value(&free_best, "RPS"), free_best.0, value(&gil_best, "RPS"), gil_best.0, free_best.1 / gil_best.1.max(1e-9),
                     gil_best.1, 100.0 * gil_best.1 / (bound / cores as f64), bound / cores as f64
                 ));
             }
@@ -555,8 +699,10 @@ pub fn findings(result: &FigureResult, scale: &ServingScale, cores: usize) -> Ve
                 && let (Some(free_best), Some(gil_best)) = (processes.best(), gil.best())
             {
                 found.push(format!(
-                    "processes keep one GIL each: best {:.0} RPS without --gil, {:.0} RPS with it ({:.2}x).",
-                    free_best.1, gil_best.1, free_best.1 / gil_best.1.max(1e-9)
+                    "processes keep one GIL each: best {} without --gil, {} with it ({:.2}x).",
+                    value(&free_best, "RPS"),
+                    value(&gil_best, "RPS"),
+                    free_best.1 / gil_best.1.max(1e-9)
                 ));
             }
             found.extend(baseline_findings(result));
@@ -611,6 +757,62 @@ pub fn findings(result: &FigureResult, scale: &ServingScale, cores: usize) -> Ve
     found
 }
 
+/// Whether any point sits above the net bound by more than its own spread.
+fn above_bound(result: &FigureResult, net_rps: f64) -> String {
+    let mut above = Vec::new();
+    for line in result.panels.first().map_or(&[][..], |(_, lines)| lines) {
+        for point in &line.points {
+            // Its lowest repeat is above the bound: more than its spread.
+            if point.2 > net_rps {
+                above.push(format!(
+                    "{} at W = {:.0} ({})",
+                    line.label,
+                    point.0,
+                    value(point, "RPS")
+                ));
+            }
+        }
+    }
+    if above.is_empty() {
+        format!(
+            "No point's lowest repeat is above the net bound of {net_rps:.0} RPS (a median above it is within its own repeats' spread)."
+        )
+    } else {
+        format!(
+            "Above the net bound of {net_rps:.0} RPS in every repeat: {}. The net bound is computed from tokio-mt's CPU per request; a model that spends less CPU per request than tokio-mt can pass it.",
+            above.join("; ")
+        )
+    }
+}
+
+/// The blocking models at W = 1 against what one worker can serve: 1000 /
+/// a request's latency alone, measured at one connection beside them.
+fn alone_findings(result: &FigureResult) -> Vec<String> {
+    let mut found = Vec::new();
+    for alone in &result.alone {
+        let Some(single) = alone.at(1.0) else {
+            continue;
+        };
+        let Some(max) = line(result, &alone.label).and_then(|line| line.at(1.0)) else {
+            continue;
+        };
+        let blocking = ["threads", "processes", "py-gunicorn"]
+            .contains(&alone.executor.split('@').next().unwrap_or_default());
+        if !blocking || single.1 <= 0.0 {
+            continue;
+        }
+        found.push(format!(
+            "{} at W = 1 sustains {}; one request alone takes {:.1} ms there (closed loop, one connection), so one blocking worker can serve {:.0} RPS: {:.0}% of it.",
+            alone.label,
+            value(&max, "RPS"),
+            1000.0 / single.1,
+            single.1,
+            100.0 * max.1 / single.1
+        ));
+    }
+    found
+}
+
 /// Each server baseline of the throughput figure against the Rust model
 /// that stands for it, best point against best point, and the W at which
 /// each peaks.
@@ -634,16 +836,16 @@ fn baseline_findings(result: &FigureResult) -> Vec<String> {
         };
         match line(result, model).and_then(LineResult::best) {
             Some(rust) if ours.1 > 0.0 => found.push(format!(
-                "{baseline} ({what}) peaks at {:.0} RPS at W = {:.0}; {model}, the Rust model that stands for it, at {:.0} RPS at W = {:.0}: {model} / {baseline} = {:.2}x.",
-                ours.1, ours.0, rust.1, rust.0, rust.1 / ours.1
+                "{baseline} ({what}) peaks at {} at W = {:.0}; {model}, the Rust model that stands for it, at {} at W = {:.0}: {model} / {baseline} = {:.2}x.",
+                value(&ours, "RPS"), ours.0, value(&rust, "RPS"), rust.0, rust.1 / ours.1
             )),
             Some(rust) => found.push(format!(
                 "{baseline} ({what}) sustained no rate at any W; {model} peaks at {:.0} RPS at W = {:.0}.",
                 rust.1, rust.0
             )),
             None => found.push(format!(
-                "{baseline} ({what}) peaks at {:.0} RPS at W = {:.0}; {model} did not run, so there is no ratio.",
-                ours.1, ours.0
+                "{baseline} ({what}) peaks at {} at W = {:.0}; {model} did not run, so there is no ratio.",
+                value(&ours, "RPS"), ours.0
             )),
         }
     }

@@ -4,7 +4,9 @@
 //
 // The kernel is a line-by-line copy of crates/pipeline/src/kernel.rs, so that
 // a Go baseline reports the same per-batch digest and run checksum as every
-// Rust executor. Every product is wrapped in an explicit float64 conversion:
+// Rust executor, and folds every batch into exactly --features values first
+// (FoldValues), as Rust does, so that the calibrated rounds cost the same
+// whatever the body's size. Every product is wrapped in an explicit float64 conversion:
 // the Go specification lets a compiler fuse x*y + z into one FMA instruction
 // (with one rounding instead of two) unless a conversion rounds the product
 // first, and the Rust kernel never fuses. Only the first kernel round enters
@@ -93,55 +95,76 @@ type featureBatch struct {
 	Values []float64 `json:"values"`
 }
 
-// Decode returns the feature values of a body: a feature batch from a
-// feature store, or the bytes of any other service's answer.
-func (w *Workload) Decode(id uint64, body []byte) ([]float64, error) {
+// FoldValues folds a batch's values into exactly `features` values, as
+// crates/pipeline/src/kernel.rs's fold_values does: a batch of exactly
+// `features` values is used unchanged; otherwise slot i starts at 0.0 and
+// value j is added into slot j % features, in order.
+func FoldValues(values []float64, features int) []float64 {
+	if len(values) == features {
+		return values
+	}
+	slots := make([]float64, features)
+	for j, value := range values {
+		slots[j%features] += value
+	}
+	return slots
+}
+
+// FoldBody is the values of a body that is not a feature batch, folded as
+// FoldValues folds: byte j is the value byte / 255.0, added into slot j % features.
+func FoldBody(body []byte, features int) []float64 {
+	slots := make([]float64, features)
+	for j, b := range body {
+		slots[j%features] += float64(b) / 255.0
+	}
+	return slots
+}
+
+// Decode returns the feature values of a body, a feature batch from a
+// feature store or the bytes of any other service's answer, folded into
+// --features values, and the number of values the body gave.
+func (w *Workload) Decode(id uint64, body []byte) ([]float64, int, error) {
 	if !w.FeatureStore {
-		values := make([]float64, 0, len(body)+1)
-		for _, b := range body {
-			values = append(values, float64(b)/255.0)
-		}
-		if len(values) == 0 {
-			values = append(values, 0.0)
-		}
-		return values, nil
+		return FoldBody(body, w.Features), len(body), nil
 	}
 	var batch featureBatch
 	if err := json.Unmarshal(body, &batch); err != nil {
-		return nil, decodeError("%v", err)
+		return nil, 0, decodeError("%v", err)
 	}
 	if batch.ID == nil {
-		return nil, decodeError("missing field `id`")
+		return nil, 0, decodeError("missing field `id`")
 	}
 	if *batch.ID != id {
-		return nil, decodeError("asked for batch %d, got batch %d", id, *batch.ID)
+		return nil, 0, decodeError("asked for batch %d, got batch %d", id, *batch.ID)
 	}
 	if len(batch.Values) == 0 {
-		return nil, decodeError("batch has no values")
+		return nil, 0, decodeError("batch has no values")
 	}
-	return batch.Values, nil
+	return FoldValues(batch.Values, w.Features), len(batch.Values), nil
 }
 
-// Process decodes and preprocesses one batch: its digest and the CPU time it took.
+// Process decodes and preprocesses one batch: its digest, the CPU time it
+// took and the values the body gave before folding.
 //
 // The goroutine is locked to its OS thread meanwhile, so that the thread's
 // CPU clock measures this batch alone.
-func (w *Workload) Process(id uint64, body []byte) (uint64, time.Duration, error) {
+func (w *Workload) Process(id uint64, body []byte) (uint64, time.Duration, int, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	before := ThreadCPUTime()
-	digest, err := w.Preprocess(id, body)
+	digest, given, err := w.Preprocess(id, body)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	return digest, ThreadCPUTime() - before, nil
+	return digest, ThreadCPUTime() - before, given, nil
 }
 
-// Preprocess decodes one batch and runs the kernel's rounds on it: its digest.
-func (w *Workload) Preprocess(id uint64, body []byte) (uint64, error) {
-	values, err := w.Decode(id, body)
+// Preprocess decodes one batch and runs the kernel's rounds on it: its
+// digest and the values the body gave before folding.
+func (w *Workload) Preprocess(id uint64, body []byte) (uint64, int, error) {
+	values, given, err := w.Decode(id, body)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	first := KernelRound(values, 0)
 	sink := first
@@ -149,7 +172,7 @@ func (w *Workload) Preprocess(id uint64, body []byte) (uint64, error) {
 		sink += KernelRound(values, round)
 	}
 	keep(sink)
-	return BatchDigest(id, len(values), first), nil
+	return BatchDigest(id, given, first), given, nil
 }
 
 var sinkHole float64
@@ -179,13 +202,22 @@ func Calibrate(features int) float64 {
 	for i := range values {
 		values[i] = float64(Mix(uint64(i))>>11)/float64(uint64(1)<<53) - 0.5
 	}
+	// getrusage is a system call that costs about a round of a few hundred
+	// values: read the clock once every 4,096 values' worth of rounds, as
+	// the Rust Calibration does, so that small batches measure the kernel.
+	roundsPerRead := 4096 / features
+	if roundsPerRead < 1 {
+		roundsPerRead = 1
+	}
 	sample := func() float64 {
 		start := ThreadCPUTime()
 		rounds := uint64(0)
 		sink := 0.0
 		for {
-			sink += KernelRound(values, rounds)
-			rounds++
+			for i := 0; i < roundsPerRead; i++ {
+				sink += KernelRound(values, rounds)
+				rounds++
+			}
 			elapsed := ThreadCPUTime() - start
 			if elapsed >= 10*time.Millisecond {
 				keep(sink)

@@ -25,8 +25,10 @@ type Outcome struct {
 	Finished time.Time
 	Digest   uint64
 	CPU      time.Duration
-	Retries  int
-	Err      error
+	// Values is what the body gave before it was folded into --features values.
+	Values  int
+	Retries int
+	Err     error
 }
 
 // Latency holds per-batch latency percentiles in milliseconds.
@@ -44,6 +46,7 @@ type Report struct {
 	CPUMs          float64  `json:"cpu_ms"`
 	CPURounds      uint64   `json:"cpu_rounds"`
 	Features       int      `json:"features"`
+	ValuesPerBatch *int     `json:"values_per_batch"`
 	Workers        int      `json:"workers"`
 	Connections    string   `json:"connections"`
 	MaxInFlight    *int     `json:"max_in_flight"`
@@ -65,6 +68,7 @@ type Report struct {
 	Checksum       string   `json:"checksum"`
 	Errors         []string `json:"errors"`
 	UpstreamURL    string   `json:"upstream"`
+	UpstreamKind   string   `json:"upstream_kind"`
 	RuntimeVersion string   `json:"runtime"`
 }
 
@@ -121,7 +125,7 @@ func (c *RunClock) Report(w *Workload, executor string, outcomes []Outcome) Repo
 		CPURounds: w.CPURounds, Features: w.Features, Workers: w.Workers,
 		Connections: map[bool]string{true: "pooled", false: "fresh"}[w.Pooled],
 		Cores:       runtime.NumCPU(), FailedIDs: []uint64{}, Errors: []string{},
-		UpstreamURL: w.Upstream, RuntimeVersion: runtime.Version(),
+		UpstreamURL: w.Upstream, UpstreamKind: w.UpstreamKind, RuntimeVersion: runtime.Version(),
 		CPUUserMs: ms(user - c.user), CPUSysMs: ms(system - c.system),
 		PeakRSSKb: procStatusField("VmHWM:"), ThreadsPeak: atomic.LoadInt64(&c.threadsPeak),
 	}
@@ -146,6 +150,10 @@ func (c *RunClock) Report(w *Workload, executor string, outcomes []Outcome) Repo
 		if outcome.Err == nil {
 			digests = append(digests, outcome.Digest)
 			cpuTimes = append(cpuTimes, ms(outcome.CPU))
+			if report.ValuesPerBatch == nil || outcome.Values > *report.ValuesPerBatch {
+				values := outcome.Values
+				report.ValuesPerBatch = &values
+			}
 			continue
 		}
 		report.FailedIDs = append(report.FailedIDs, outcome.ID)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime"
 	"strconv"
@@ -21,7 +22,13 @@ const ReadyPrefix = "listening on http://"
 type Server struct {
 	Addr     string
 	Workload *Workload
+	// ioStore and ioCache are /io's two upstreams: the workload with no
+	// kernel rounds, and the same with a tenth of the delay for the cache.
+	ioStore, ioCache *Workload
 }
+
+// CacheDelayMs is the delay of /io's second upstream, the cache: a tenth of the store's.
+func CacheDelayMs(ioMs int) int { return ioMs / 10 }
 
 // ParseServer parses serve's flags (exit 2 on bad input), calibrates the
 // kernel for --cpu-ms spread over the request's batches, sets GOMAXPROCS to
@@ -82,7 +89,68 @@ func ParseServer(name, description string) *Server {
 	w.client = newClient(w)
 	// Every request in flight may park its connections for the next one.
 	w.client.Transport.(*http.Transport).MaxIdleConnsPerHost = 4096
+	store, cache := *w, *w
+	store.CPURounds, cache.CPURounds = 0, 0
+	cache.IOMs = CacheDelayMs(w.IOMs)
+	s.ioStore, s.ioCache = &store, &cache
 	return s
+}
+
+// The scenarios' routes, the same as the Rust servers' (crates/pipeline/src/serve.rs):
+//
+//	GET /ping          {"ping":"pong"}: no fetch, no CPU
+//	GET /fib?n=N       {"n":N,"fib":F}: the naive recursive Fibonacci, 0 <= N <= 40
+//	GET /io?id=N       {"id":N,"digest":"<16 hex>"}: batch N from the store and
+//	                   batch N+1 from the cache (the same store, a tenth of the
+//	                   delay), fetched at once, no kernel rounds
+//	GET /predict?id=N  {"id":N,"digest":"<16 hex>","batches":S}: today's mix
+//	GET /health        {"status":"ok"}
+//
+// Any other path answers 404 {"error":"not found"}, a bad parameter 400, a
+// method other than GET 405.
+
+// MaxFibN is the largest n that /fib takes.
+const MaxFibN = 40
+
+// NotFound is the error of a path that no route serves.
+const NotFound = "not found"
+
+// Route is one GET route: its path, and its answer to a query string (the
+// status and a body to encode as JSON). go-nethttp and go-gin serve the
+// same routes from Server.Routes, each with its own router.
+type Route struct {
+	Path   string
+	Answer func(query url.Values) (int, interface{})
+}
+
+// Routes is every route of the servers, in the table's order.
+func (s *Server) Routes() []Route {
+	return []Route{
+		{"/ping", func(url.Values) (int, interface{}) { return http.StatusOK, pingAnswer{Ping: "pong"} }},
+		{"/fib", s.fib},
+		{"/io", s.io},
+		{"/predict", s.predict},
+		{"/health", func(url.Values) (int, interface{}) { return http.StatusOK, map[string]string{"status": "ok"} }},
+	}
+}
+
+// MethodNotAllowed is the error of a route asked with another method than GET.
+func MethodNotAllowed(path, method string) map[string]string {
+	return map[string]string{"error": fmt.Sprintf("%s takes GET, not %s", path, method)}
+}
+
+type pingAnswer struct {
+	Ping string `json:"ping"`
+}
+
+type fibAnswer struct {
+	N   uint64 `json:"n"`
+	Fib uint64 `json:"fib"`
+}
+
+type ioAnswer struct {
+	ID     uint64 `json:"id"`
+	Digest string `json:"digest"`
 }
 
 // prediction is the body of a /predict answer, in the Rust servers' key order.
@@ -92,40 +160,96 @@ type prediction struct {
 	Batches int    `json:"batches"`
 }
 
-// ServeHTTP answers GET /predict?id=N and GET /health as the Rust servers do.
+// ServeHTTP routes each request to one of Routes with net/http's own
+// request, as go-nethttp serves them.
 func (s *Server) ServeHTTP(response http.ResponseWriter, request *http.Request) {
 	path := request.URL.Path
-	if path != "/predict" && path != "/health" {
-		answer(response, http.StatusNotFound, map[string]string{"error": "no route " + path})
+	for _, route := range s.Routes() {
+		if route.Path != path {
+			continue
+		}
+		if request.Method != http.MethodGet {
+			answer(response, http.StatusMethodNotAllowed, MethodNotAllowed(path, request.Method))
+			return
+		}
+		status, body := route.Answer(request.URL.Query())
+		answer(response, status, body)
 		return
 	}
-	if request.Method != http.MethodGet {
-		answer(response, http.StatusMethodNotAllowed,
-			map[string]string{"error": fmt.Sprintf("%s takes GET, not %s", path, request.Method)})
-		return
+	answer(response, http.StatusNotFound, map[string]string{"error": NotFound})
+}
+
+// Fib is the n-th Fibonacci number by the naive recursion, the article's
+// CPU row: the same calls and additions as the Rust and Python servers make.
+func Fib(n uint64) uint64 {
+	if n < 2 {
+		return n
 	}
-	if path == "/health" {
-		answer(response, http.StatusOK, map[string]string{"status": "ok"})
-		return
-	}
-	values, present := request.URL.Query()["id"]
+	return Fib(n-1) + Fib(n-2)
+}
+
+// fib answers /fib?n=N on this goroutine: the CPU work.
+func (s *Server) fib(query url.Values) (int, interface{}) {
+	values, present := query["n"]
 	if !present {
-		answer(response, http.StatusBadRequest, map[string]string{"error": "missing ?id=N"})
-		return
+		return http.StatusBadRequest, map[string]string{"error": "missing ?n=N"}
+	}
+	n, err := strconv.ParseUint(values[0], 10, 64)
+	if err != nil || n > MaxFibN {
+		return http.StatusBadRequest, map[string]string{
+			"error": fmt.Sprintf("n %q is not an integer from 0 to %d", values[0], MaxFibN)}
+	}
+	return http.StatusOK, fibAnswer{N: n, Fib: Fib(n)}
+}
+
+// requestID is the id of ?id=N, or the 400 answer; ids up to id*span+span must fit a uint64.
+func requestID(query url.Values, span uint64) (uint64, map[string]string) {
+	values, present := query["id"]
+	if !present {
+		return 0, map[string]string{"error": "missing ?id=N"}
 	}
 	id, err := strconv.ParseUint(values[0], 10, 64)
 	if err != nil {
-		answer(response, http.StatusBadRequest,
-			map[string]string{"error": fmt.Sprintf("id %q is not a non-negative integer", values[0])})
-		return
+		return 0, map[string]string{"error": fmt.Sprintf("id %q is not a non-negative integer", values[0])}
 	}
-	fanout := uint64(s.Workload.Batches)
-	if id > (math.MaxUint64-fanout)/fanout {
-		answer(response, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("id %d is too large", id)})
-		return
+	if id > (math.MaxUint64-span)/span {
+		return 0, map[string]string{"error": fmt.Sprintf("id %d is too large", id)}
 	}
-	status, body := s.Predict(id)
-	answer(response, status, body)
+	return id, nil
+}
+
+// io answers /io?id=N: batch N from the store and batch N+1 from the
+// cache, the cache's on a goroutine of its own, then their digests.
+func (s *Server) io(query url.Values) (int, interface{}) {
+	id, refused := requestID(query, 1)
+	if refused != nil {
+		return http.StatusBadRequest, refused
+	}
+	ids := []uint64{id, id + 1}
+	bodies := make([][]byte, 2)
+	errs := make([]error, 2)
+	var cached sync.WaitGroup
+	cached.Add(1)
+	go func() {
+		defer cached.Done()
+		bodies[1], _, errs[1] = s.ioCache.Fetch(ids[1])
+	}()
+	bodies[0], _, errs[0] = s.ioStore.Fetch(ids[0])
+	cached.Wait()
+	digest, failed := digestOf(s.ioStore, ids, bodies, errs)
+	if failed != nil {
+		return http.StatusBadGateway, failed
+	}
+	return http.StatusOK, ioAnswer{ID: id, Digest: digest}
+}
+
+// predict answers /predict?id=N.
+func (s *Server) predict(query url.Values) (int, interface{}) {
+	id, refused := requestID(query, uint64(s.Workload.Batches))
+	if refused != nil {
+		return http.StatusBadRequest, refused
+	}
+	return s.Predict(id)
 }
 
 // Predict fetches the request's batches N*S .. N*S+S concurrently, one
@@ -134,31 +258,43 @@ func (s *Server) ServeHTTP(response http.ResponseWriter, request *http.Request) 
 func (s *Server) Predict(id uint64) (int, interface{}) {
 	w := s.Workload
 	first := id * uint64(w.Batches)
+	ids := make([]uint64, w.Batches)
 	bodies := make([][]byte, w.Batches)
 	errs := make([]error, w.Batches)
 	var fetched sync.WaitGroup
 	for i := range bodies {
+		ids[i] = first + uint64(i)
 		fetched.Add(1)
 		go func(i int) {
 			defer fetched.Done()
-			bodies[i], _, errs[i] = w.Fetch(first + uint64(i))
+			bodies[i], _, errs[i] = w.Fetch(ids[i])
 		}(i)
 	}
 	fetched.Wait()
-	digests := make([]uint64, 0, w.Batches)
-	for i, body := range bodies {
-		batch := first + uint64(i)
+	digest, failed := digestOf(w, ids, bodies, errs)
+	if failed != nil {
+		return http.StatusBadGateway, failed
+	}
+	return http.StatusOK, prediction{ID: id, Digest: digest, Batches: w.Batches}
+}
+
+// digestOf preprocesses each fetched batch with w's rounds and combines
+// their digests into the 16 hex digits of an answer, or gives the error
+// that names the first batch that failed.
+func digestOf(w *Workload, ids []uint64, bodies [][]byte, errs []error) (string, map[string]string) {
+	digests := make([]uint64, 0, len(ids))
+	for i, batch := range ids {
 		err := errs[i]
 		var digest uint64
 		if err == nil {
-			digest, err = w.Preprocess(batch, body)
+			digest, _, err = w.Preprocess(batch, bodies[i])
 		}
 		if err != nil {
-			return http.StatusBadGateway, map[string]string{"error": fmt.Sprintf("batch %d: %s", batch, err)}
+			return "", map[string]string{"error": fmt.Sprintf("batch %d: %s", batch, err)}
 		}
 		digests = append(digests, digest)
 	}
-	return http.StatusOK, prediction{ID: id, Digest: fmt.Sprintf("%016x", CombineDigests(digests)), Batches: w.Batches}
+	return fmt.Sprintf("%016x", CombineDigests(digests)), nil
 }
 
 func answer(response http.ResponseWriter, status int, body interface{}) {

@@ -50,6 +50,7 @@ type Workload struct {
 	TimeoutMs    int
 	Retries      int
 	Upstream     string
+	UpstreamKind string
 	FeatureStore bool
 	client       *http.Client
 }
@@ -84,6 +85,7 @@ func ParseWorkload(name, description string) *Workload {
 	flags.IntVar(&w.TimeoutMs, "timeout-ms", 0, "per-request timeout, each attempt [default: 2 x io + 2000 + batches x cpu]")
 	flags.IntVar(&w.Retries, "retries", 2, "retries per batch after a connect error, reset, timeout or 5xx")
 	flags.StringVar(&w.Upstream, "upstream", "", "base URL of a running feature store, or any URL with {id} in it")
+	flags.StringVar(&w.UpstreamKind, "upstream-kind", "", "what the upstream is, as runtime-lab's probe decided: feature-store, template or url [default: template if the URL holds {id}, else feature-store]")
 	flags.BoolVar(&version, "version", false, "print the Go version and exit")
 	_ = flags.Parse(os.Args[1:]) // ExitOnError: a bad flag exits with status 2
 	if version {
@@ -92,6 +94,8 @@ func ParseWorkload(name, description string) *Workload {
 	}
 	usage := usageError(name)
 	switch {
+	case !validUpstreamKind(w.UpstreamKind):
+		usage("--upstream-kind must be feature-store, template or url, got %q", w.UpstreamKind)
 	case w.Batches < 1:
 		usage("--batches must be at least 1")
 	case w.IOMs < 0 || w.IOMs > 60000:
@@ -113,7 +117,7 @@ func ParseWorkload(name, description string) *Workload {
 	}
 	exitWithParent()
 	w.Pooled = connections == "pooled"
-	w.FeatureStore = !strings.Contains(w.Upstream, "{id}")
+	w.setUpstreamKind()
 	if w.TimeoutMs == 0 {
 		w.TimeoutMs = 2*w.IOMs + 2000 + int(math.Ceil(float64(w.Batches)*w.CPUMs))
 	}
@@ -123,6 +127,28 @@ func ParseWorkload(name, description string) *Workload {
 	runtime.GOMAXPROCS(w.Workers)
 	w.client = newClient(w)
 	return w
+}
+
+// validUpstreamKind: empty (not given) or one of the probe's kinds.
+func validUpstreamKind(kind string) bool {
+	switch kind {
+	case "", "feature-store", "template", "url":
+		return true
+	}
+	return false
+}
+
+// setUpstreamKind settles the kind: what the CLI's probe decided, or, when
+// none was given, the guess of Rust's Upstream::parse (a template when the
+// URL holds {id}, otherwise the base of a feature store).
+func (w *Workload) setUpstreamKind() {
+	if w.UpstreamKind == "" {
+		w.UpstreamKind = "feature-store"
+		if strings.Contains(w.Upstream, "{id}") {
+			w.UpstreamKind = "template"
+		}
+	}
+	w.FeatureStore = w.UpstreamKind == "feature-store"
 }
 
 // newClient is net/http's client: with fresh connections keep-alive is off,
@@ -225,7 +251,7 @@ func (w *Workload) FetchAndProcess(id uint64, issued time.Time) Outcome {
 	body, retries, err := w.Fetch(id)
 	outcome.Retries = retries
 	if err == nil {
-		outcome.Digest, outcome.CPU, err = w.Process(id, body)
+		outcome.Digest, outcome.CPU, outcome.Values, err = w.Process(id, body)
 	}
 	outcome.Err = err
 	outcome.Finished = time.Now()
