@@ -44,18 +44,23 @@ def create_app(workload):
     # The Rust servers' key order, not sorted.
     app.json.sort_keys = False
 
+    def fetch(fetched_workload, batch_id, session):
+        """One batch: (batch_id, body), or (batch_id, the error) when it failed."""
+        try:
+            body, _ = http_requests.fetch(fetched_workload, batch_id, session)
+            return batch_id, body
+        except lab.BatchError as error:
+            return batch_id, error
+
     @app.get("/predict")
     def predict():
         request_id, refused = server.parse_id(flask.request.args.get("id"), workload)
         if refused is not None:
             return refused[1], refused[0]
-        fetched = []
-        for batch_id in server.batch_ids(request_id, workload):
-            try:
-                body, _ = http_requests.fetch(workload, batch_id, _session)
-                fetched.append((batch_id, body))
-            except lab.BatchError as error:
-                fetched.append((batch_id, error))
+        fetched = [
+            fetch(workload, batch_id, _session)
+            for batch_id in server.batch_ids(request_id, workload)
+        ]
         status, body = server.predict(workload, request_id, fetched)
         return body, status
 
@@ -76,13 +81,6 @@ def create_app(workload):
         return body, status
 
     store_workload, cache_workload = server.io_workloads(workload)
-
-    def fetch(fetched_workload, batch_id, session):
-        try:
-            body, _ = http_requests.fetch(fetched_workload, batch_id, session)
-            return batch_id, body
-        except lab.BatchError as error:
-            return batch_id, error
 
     @app.get("/io")
     def io():

@@ -1,21 +1,60 @@
 package lab
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 )
 
 // ReadyPrefix starts the one readiness line a server prints on stdout; HOST:PORT follows it.
 const ReadyPrefix = "listening on http://"
+
+// stopTimeout bounds how long the requests in flight may take to finish after a signal.
+const stopTimeout = 3 * time.Second
+
+// Serve is a server baseline's life: listen on s.Addr, print the readiness
+// line, serve with handler until SIGINT or SIGTERM, then let the requests
+// in flight finish (for up to stopTimeout) and return. name prefixes its
+// errors; a failure to listen exits 2, a failure to serve exits 1.
+func (s *Server) Serve(name string, handler http.Handler) {
+	listener, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: error: cannot listen on %s: %v\n", name, s.Addr, err)
+		os.Exit(2)
+	}
+	server := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second}
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	stopped := make(chan error, 1)
+	go func() {
+		<-signals
+		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+		defer cancel()
+		stopped <- server.Shutdown(ctx)
+	}()
+	fmt.Printf("%s%s\n", ReadyPrefix, listener.Addr())
+	if err := server.Serve(listener); !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintf(os.Stderr, "%s: error: %v\n", name, err)
+		os.Exit(1)
+	}
+	if err := <-stopped; err != nil {
+		fmt.Fprintf(os.Stderr, "%s: warning: requests still in flight at exit: %v\n", name, err)
+	}
+}
 
 // Server is the flags of `runtime-lab serve`, parsed and checked: where to
 // listen, and the workload of one request, whose batches are the fan-out.
