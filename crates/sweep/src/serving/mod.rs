@@ -88,6 +88,9 @@ pub struct Row {
     pub max_ms: f64,
     /// Whether this open-loop rate was sustained (see [`plan::SUSTAINED_SHARE`]).
     pub sustained: bool,
+    /// Whether this probe's rate is its search's answer: the point's max
+    /// sustainable RPS (at most one row per search).
+    pub chosen: bool,
     /// CPU time of the server's processes during the probe.
     pub server_cpu_ms: f64,
     /// CPU time of the load generator.
@@ -443,10 +446,16 @@ impl Sweeper<'_> {
             return 0.0;
         };
         let mut search = plan::Search::new(closed.achieved_rps, self.scale.resolution);
+        // Row index of each open-loop probe of this search, by rate.
+        let mut probes: Vec<(f64, usize)> = Vec::new();
+        let mut found = None;
         for _ in 0..plan::MAX_SEARCH_PROBES {
             let (rate, long) = match search.next() {
                 plan::Next::Probe { rate, long } => (rate, long),
-                plan::Next::Done(found) => return found.unwrap_or(0.0),
+                plan::Next::Done(answer) => {
+                    found = answer;
+                    break;
+                }
             };
             let (step, window) = if long {
                 ("confirm", self.scale.confirm)
@@ -458,10 +467,24 @@ impl Sweeper<'_> {
             else {
                 break;
             };
+            probes.push((rate, self.rows.len() - 1));
             search.record(rate, long, row.sustained);
+            // Out of probes: the highest rate sustained, unconfirmed (or none).
+            found = search.best();
         }
-        // Out of probes: the highest rate sustained, unconfirmed (or none).
-        search.best().unwrap_or(0.0)
+        let Some(max) = found else {
+            return 0.0;
+        };
+        // The answer's row, the last sustained probe at that rate (its
+        // confirmation when there was one), is the point.
+        if let Some(&(_, index)) = probes
+            .iter()
+            .rev()
+            .find(|(rate, index)| *rate == max && self.rows[*index].sustained)
+        {
+            self.rows[index].chosen = true;
+        }
+        max
     }
 
     /// One closed-loop probe at one connection: the latency of a request
@@ -578,6 +601,7 @@ impl Sweeper<'_> {
             p999_ms: 0.0,
             max_ms: 0.0,
             sustained: false,
+            chosen: false,
             server_cpu_ms: 0.0,
             load_cpu_ms: 0.0,
             store_cpu_ms: None,

@@ -155,19 +155,13 @@ pub fn summarize(plan: &ServingPlan, rows: &[Row], cores: usize) -> Vec<FigureRe
         .collect()
 }
 
-/// The maximum of one server's search: its confirmed rate; the highest
-/// rate its short probes sustained when it ran out of probes before a
-/// confirmation; 0 when nothing was sustained.
+/// The maximum of one server's search: the rate of its chosen probe (see
+/// [`Row::chosen`]); 0 when it searched and sustained nothing.
 fn max_sustainable(rows: &[&Row]) -> Option<f64> {
     let searched = rows.iter().any(|row| row.step == "closed");
-    let best_of = |step: &str| {
-        rows.iter()
-            .filter(|row| row.step == step && row.sustained)
-            .filter_map(|row| row.offered_rps)
-            .reduce(f64::max)
-    };
-    best_of("confirm")
-        .or_else(|| best_of("search"))
+    rows.iter()
+        .find(|row| row.chosen)
+        .and_then(|row| row.offered_rps)
         .or(searched.then_some(0.0))
 }
 
@@ -271,14 +265,12 @@ fn spread(x: f64, mut ys: Vec<f64>) -> Point {
 }
 
 /// The bound net of the load generator's and the store's CPU, measured at
-/// tokio-mt's best sustained probe.
+/// tokio-mt's best point (the chosen probe of its best search).
 fn net_bound(rows: &[&Row], scale: &ServingScale, cores: usize) -> Option<NetBound> {
-    let best_of = |step: &str| {
-        rows.iter()
-            .filter(|row| row.series == "tokio-mt" && row.step == step && row.sustained)
-            .max_by(|a, b| a.achieved_rps.total_cmp(&b.achieved_rps))
-    };
-    let best = best_of("confirm").or_else(|| best_of("search"))?;
+    let best = rows
+        .iter()
+        .filter(|row| row.series == "tokio-mt" && row.chosen)
+        .max_by(|a, b| a.achieved_rps.total_cmp(&b.achieved_rps))?;
     let per_s = |ms: f64| ms / best.window_s.max(1e-9);
     let load_cpu_ms_per_s = per_s(best.load_cpu_ms);
     let store_cpu_ms_per_s = per_s(best.store_cpu_ms.unwrap_or(0.0));
@@ -428,14 +420,14 @@ impl FigureResult {
 /// results.csv: one line per probe.
 pub fn to_csv(rows: &[Row]) -> String {
     let mut csv = String::from(
-        "figure,series,executor,workers,gil,x,repeat,step,connections,offered_rps,achieved_rps,ok,errors,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,sustained,server_cpu_ms,load_cpu_ms,store_cpu_ms,server_peak_rss_kb,server_processes,window_s,error\n",
+        "figure,series,executor,workers,gil,x,repeat,step,connections,offered_rps,achieved_rps,ok,errors,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,sustained,chosen,server_cpu_ms,load_cpu_ms,store_cpu_ms,server_peak_rss_kb,server_processes,window_s,error\n",
     );
     for r in rows {
         let optional = |value: Option<f64>| value.map_or(String::new(), |v| format!("{v:.1}"));
         let error = r.error.as_deref().unwrap_or("").replace(['"', '\n'], "'");
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{},{},{},{},{},{:.1},{},{},{:.2},{:.2},{:.2},{:.2},{:.2},{},{:.0},{:.0},{},{},{},{:.2},\"{error}\"",
+            "{},{},{},{},{},{},{},{},{},{},{:.1},{},{},{:.2},{:.2},{:.2},{:.2},{:.2},{},{},{:.0},{:.0},{},{},{},{:.2},\"{error}\"",
             r.figure,
             r.series,
             r.executor,
@@ -455,6 +447,7 @@ pub fn to_csv(rows: &[Row]) -> String {
             r.p999_ms,
             r.max_ms,
             r.sustained,
+            r.chosen,
             r.server_cpu_ms,
             r.load_cpu_ms,
             optional(r.store_cpu_ms),
@@ -514,7 +507,7 @@ pub fn render(
         (
             "max sustainable",
             format!(
-                "the highest offered open-loop rate whose achieved rate (successful answers only) is at least {:.0}% of it, with no failed request and a p99 (from each request's intended start) of at most {:.0} ms ({}x the unloaded {} ms). Searched, not guessed: a closed-loop probe (every answer completed in its window counts, as wrk counts) gives the first estimate; open-loop probes then step up by one resolution step, then two, four, ... while sustained, and down the same way while not, bracket the maximum between the highest sustained and the lowest unsustained rate, and halve the bracket until its ends are within {:.0}% (the resolution); the answer must then hold over one {:.1} s confirmation probe, or the search goes on below it with long probes only (at most {} open-loop probes; results.csv's `step` says which probe was which)",
+                "the highest offered open-loop rate whose achieved rate (successful answers only) is at least {:.0}% of it, with no failed request and a p99 (from each request's intended start) of at most {:.0} ms ({}x the unloaded {} ms). Searched, not guessed: a closed-loop probe (every answer completed in its window counts, as wrk counts) gives the first estimate; open-loop probes then step up by one resolution step, then two, four, ... while sustained, and down the same way while not, bracket the maximum between the highest sustained and the lowest unsustained rate, and halve the bracket until its ends are within {:.0}% (the resolution); the answer must then hold over one {:.1} s confirmation probe, or the search goes on below it with long probes only (at most {} open-loop probes; results.csv's `step` says which probe was which, and `chosen` marks the answer)",
                 plan::SUSTAINED_SHARE * 100.0,
                 scale.p99_bound_ms(),
                 plan::P99_BOUND_FACTOR,
