@@ -124,7 +124,10 @@ pub fn run(args: &SweepOptions) -> anyhow::Result<()> {
         scale.io_ms = io_ms;
     }
     if let Some(probe_ms) = args.probe_ms {
+        // Every probe scales, the confirmations in their ratio to the search's.
+        let confirm_ratio = scale.confirm.as_secs_f64() / scale.probe.as_secs_f64();
         scale.probe = Duration::from_millis(probe_ms);
+        scale.confirm = scale.probe.mul_f64(confirm_ratio);
         scale.warmup = Duration::from_millis(probe_ms / 4);
     }
     if let Some(max_n) = args.max_n {
