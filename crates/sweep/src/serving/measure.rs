@@ -277,12 +277,20 @@ impl LoadResult {
     }
 }
 
-/// Drives the server at `addr` for `warmup + duration` with `connections`
-/// keep-alive connections, as a `runtime-lab load --json` child; requests
-/// due in the window may complete during `drain` after it.
+/// The route of the 80/20 mix that figures 1 to 3 load: `{id}` is each
+/// request's number, so that consecutive requests fetch different batches.
+pub const PREDICT_ROUTE: &str = "/predict?id={id}";
+
+/// Drives `route` (a path and query, `{id}` replaced by each request's
+/// number, e.g. [`PREDICT_ROUTE`]) of the server at `addr` for
+/// `warmup + duration` with `connections` keep-alive connections, as a
+/// `runtime-lab load --json` child; requests due in the window may complete
+/// during `drain` after it.
+#[allow(clippy::too_many_arguments)]
 pub fn load(
     tools: &Tools,
     addr: SocketAddr,
+    route: &str,
     offer: Offer,
     connections: u32,
     warmup: Duration,
@@ -291,12 +299,7 @@ pub fn load(
 ) -> Result<LoadResult, String> {
     let mut command = Command::new(&tools.program);
     command
-        .args([
-            "load",
-            "--json",
-            "--url",
-            &format!("http://{addr}/predict?id={{id}}"),
-        ])
+        .args(["load", "--json", "--url", &format!("http://{addr}{route}")])
         .args(["--connections", &connections.to_string()])
         .args(["--warmup", &warmup.as_secs_f64().to_string()])
         .args(["--duration", &duration.as_secs_f64().to_string()])

@@ -298,23 +298,26 @@ fn sweep_into(
     Ok(())
 }
 
-/// Runs the figures' points and collects their rows.
-struct Sweeper<'a> {
-    tools: &'a Tools,
-    scale: &'a ServingScale,
-    upstream: &'a Upstream,
-    bar: &'a ProgressBar,
-    rows: Vec<Row>,
+/// Runs the figures' points and collects their rows; other server figure
+/// families start, search and probe their servers through it too.
+pub(crate) struct Sweeper<'a> {
+    pub(crate) tools: &'a Tools,
+    pub(crate) scale: &'a ServingScale,
+    pub(crate) upstream: &'a Upstream,
+    pub(crate) bar: &'a ProgressBar,
+    pub(crate) rows: Vec<Row>,
 }
 
-/// Where a probe's row belongs.
+/// Where a probe's row belongs, and the route its load asks for.
 #[derive(Clone, Copy)]
-struct Point<'a> {
-    figure: u8,
-    series: &'a Series,
-    server: Server,
-    x: f64,
-    repeat: u32,
+pub(crate) struct Point<'a> {
+    pub(crate) figure: u8,
+    pub(crate) series: &'a Series,
+    pub(crate) server: Server,
+    pub(crate) x: f64,
+    pub(crate) repeat: u32,
+    /// The path and query every request asks for ([`measure::PREDICT_ROUTE`]).
+    pub(crate) route: &'static str,
 }
 
 impl Sweeper<'_> {
@@ -337,6 +340,7 @@ impl Sweeper<'_> {
                                 server: series.server(workers),
                                 x: f64::from(workers),
                                 repeat,
+                                route: measure::PREDICT_ROUTE,
                             };
                             self.with_server(point, |sweep, child| {
                                 if workers == 1 {
@@ -355,6 +359,7 @@ impl Sweeper<'_> {
                             server: series.server(1),
                             x: 0.0,
                             repeat,
+                            route: measure::PREDICT_ROUTE,
                         };
                         self.with_server(point, |sweep, child| {
                             let max = sweep.search_max(point, child);
@@ -385,6 +390,7 @@ impl Sweeper<'_> {
                                 server: series.server(1),
                                 x: f64::from(connections),
                                 repeat,
+                                route: measure::PREDICT_ROUTE,
                             };
                             self.with_server(point, |sweep, child| {
                                 sweep.probe(
@@ -405,7 +411,11 @@ impl Sweeper<'_> {
 
     /// Starts the point's server, runs `measure` on it, and stops it; a
     /// server that does not start or stop cleanly becomes a failed row.
-    fn with_server(&mut self, point: Point<'_>, measure: impl FnOnce(&mut Self, &ServerChild)) {
+    pub(crate) fn with_server(
+        &mut self,
+        point: Point<'_>,
+        measure: impl FnOnce(&mut Self, &ServerChild),
+    ) {
         let server = point.server;
         self.bar.set_message(format!(
             "fig {}: {} -w {}{} (repeat {}/{})",
@@ -436,7 +446,7 @@ impl Sweeper<'_> {
     /// brackets the maximum with short open-loop probes (step `search`) and
     /// narrows it to the scale's resolution, and one probe of the longer
     /// `confirm` window at the answer (step `confirm`) must sustain it too.
-    fn search_max(&mut self, point: Point<'_>, child: &ServerChild) -> f64 {
+    pub(crate) fn search_max(&mut self, point: Point<'_>, child: &ServerChild) -> f64 {
         let connections = plan::saturating_connections(&point.server);
         let Some(closed) = self.probe(
             point,
@@ -492,12 +502,12 @@ impl Sweeper<'_> {
 
     /// One closed-loop probe at one connection: the latency of a request
     /// alone, whose inverse is what one blocking worker can serve.
-    fn alone(&mut self, point: Point<'_>, child: &ServerChild) {
+    pub(crate) fn alone(&mut self, point: Point<'_>, child: &ServerChild) {
         self.probe(point, child, "alone", Offer::Closed, 1, self.scale.probe);
     }
 
     /// One load probe against `child`, recorded as a row (also when it fails).
-    fn probe(
+    pub(crate) fn probe(
         &mut self,
         point: Point<'_>,
         child: &ServerChild,
@@ -512,6 +522,7 @@ impl Sweeper<'_> {
         let loaded = measure::load(
             self.tools,
             child.addr,
+            point.route,
             offer,
             connections,
             self.scale.warmup,
@@ -569,7 +580,7 @@ impl Sweeper<'_> {
         Some(row)
     }
 
-    fn fail(&mut self, point: Point<'_>, step: &str, error: String) {
+    pub(crate) fn fail(&mut self, point: Point<'_>, step: &str, error: String) {
         self.bar.suspend(|| {
             eprintln!(
                 "probe failed: {} -w {} ({step}): {error}",
