@@ -223,7 +223,11 @@ fn upstream_kind_phrase(kind: UpstreamKind) -> &'static str {
 falls in the measured window (answered before the window, plus --drain, ends); in closed loop \
 (--max), every request that completes inside the window, whatever its start, as wrk counts, so \
 the throughput does not depend on the window's length. achieved_rps counts successful (2xx/3xx) \
-answers only; failed requests are counted beside it, by kind."
+answers only; failed requests are counted beside it, by kind. answered_rps counts the ok answers \
+that arrive inside the window, whatever their start: in closed loop the same as achieved_rps; in \
+open loop the offered rate while the server keeps up and its capacity once it does not, however \
+long the drain (achieved_rps there can reach the offered rate above capacity, by answering the \
+window's queue during the drain)."
 )]
 #[command(group(clap::ArgGroup::new("schedule").required(true).args(["rate", "max"])))]
 pub struct LoadArgs {
@@ -352,6 +356,10 @@ pub fn print_load_report(report: &load::LoadReport) {
             ),
         ),
         ("achieved", format!("{:.1} req/s ok", report.achieved_rps)),
+        (
+            "answered in window",
+            format!("{:.1} req/s ok", report.answered_rps),
+        ),
         (
             "ok / unfinished",
             format!("{} / {}", report.ok, report.unfinished),

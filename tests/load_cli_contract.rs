@@ -14,6 +14,7 @@ const LOAD_KEYS: &[&str] = &[
     "url",
     "offered_rps",
     "achieved_rps",
+    "answered_rps",
     "ok",
     "errors",
     "unfinished",

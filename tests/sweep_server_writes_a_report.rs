@@ -54,6 +54,35 @@ fn a_small_server_sweep_writes_figures_rows_and_findings() {
         .filter(|row| row["figure"] == 1 && row["sustained"] == true)
         .count();
     assert!(sustained >= 2, "a sustained rate for each point: {rows:?}");
+    // The search finds one blocking worker's known capacity: what one
+    // request at a time allows, 1000 / the latency of a request alone
+    // (measured beside it, at one connection), within a generous margin.
+    let one_worker = |step: &str| -> Vec<f64> {
+        rows.iter()
+            .filter(|row| {
+                row["figure"] == 1
+                    && row["executor"] == "threads"
+                    && row["gil"] == false
+                    && row["workers"] == 1
+                    && (row["step"] == step || (step == "chosen" && row["chosen"] == true))
+            })
+            .map(|row| {
+                if step == "chosen" {
+                    row["offered_rps"].as_f64().expect("an open-loop rate")
+                } else {
+                    row["achieved_rps"].as_f64().expect("a rate")
+                }
+            })
+            .collect()
+    };
+    let (alone, chosen) = (one_worker("alone"), one_worker("chosen"));
+    assert!(!alone.is_empty() && alone.len() == chosen.len(), "{rows:?}");
+    for (alone, chosen) in alone.iter().zip(&chosen) {
+        assert!(
+            (0.75 * alone..=1.25 * alone).contains(chosen),
+            "threads -w 1: max sustainable {chosen} req/s, one request alone {alone} req/s"
+        );
+    }
     // The memory figure held its connections: the server's peak RSS is measured.
     assert!(
         rows.iter()

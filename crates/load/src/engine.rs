@@ -62,6 +62,7 @@ pub(crate) fn run(config: &Config) -> Result<LoadReport, Error> {
         },
         // A rate of failures is not a throughput: only ok answers count.
         achieved_rps: recorder.ok() as f64 / config.duration.as_secs_f64(),
+        answered_rps: totals.answered as f64 / config.duration.as_secs_f64(),
         ok: recorder.ok(),
         errors,
         unfinished: recorder.unfinished(),
@@ -93,6 +94,8 @@ fn build_runtime(threads: usize) -> io::Result<Runtime> {
 struct Totals {
     recorder: Recorder,
     connects: u64,
+    /// Ok answers that arrived inside the measured window.
+    answered: u64,
 }
 
 async fn drive(config: Config, target: Arc<Target>) -> Result<Totals, Error> {
@@ -117,6 +120,7 @@ async fn drive(config: Config, target: Arc<Target>) -> Result<Totals, Error> {
         drained: t0 + config.warmup + config.duration + config.drain,
         next_id: AtomicU64::new(0),
         connects,
+        answered: AtomicU64::new(0),
         recorder: Mutex::new(Recorder::new()),
     });
     let mut tasks = JoinSet::new();
@@ -148,6 +152,7 @@ async fn drive(config: Config, target: Arc<Target>) -> Result<Totals, Error> {
     Ok(Totals {
         recorder,
         connects: shared.connects.load(Ordering::Relaxed),
+        answered: shared.answered.load(Ordering::Relaxed),
     })
 }
 
@@ -237,6 +242,8 @@ struct Shared {
     /// The next request's number: the open loop's ticket, and `{id}`.
     next_id: AtomicU64,
     connects: Arc<AtomicU64>,
+    /// Ok answers that arrived inside the measured window, whatever their start.
+    answered: AtomicU64,
     recorder: Mutex<Recorder>,
 }
 
@@ -299,6 +306,15 @@ impl Shared {
     fn record(&self, outcome: Outcome) {
         self.lock_recorder().record(outcome);
     }
+
+    /// Counts `outcome`, which has just arrived, in `answered` if it is an
+    /// ok answer inside the measured window.
+    fn count_answer(&self, outcome: Outcome) {
+        let now = Instant::now();
+        if matches!(outcome, Outcome::Ok(_)) && now >= self.measure_from && now < self.end {
+            self.answered.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// One connection of the open loop: takes the next ticket, waits for its
@@ -332,6 +348,7 @@ async fn open_loop(shared: Arc<Shared>, mut conn: Option<Conn>, rate: f64) {
             intended
         };
         let outcome = shared.request(&mut conn, id, start).await;
+        shared.count_answer(outcome);
         if intended >= shared.measure_from {
             shared.record(outcome);
         }
@@ -378,6 +395,7 @@ async fn closed_loop(shared: Arc<Shared>, mut conn: Option<Conn>) {
             shared.record(Outcome::Unfinished);
             return;
         };
+        shared.count_answer(outcome);
         if Instant::now() >= shared.measure_from {
             shared.record(outcome);
         }

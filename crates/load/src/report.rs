@@ -22,6 +22,15 @@ pub struct LoadReport {
     /// in it, whatever their start (wrk's rule), so that the rate does not
     /// depend on the window's length.
     pub achieved_rps: f64,
+    /// Successful answers that *arrived* inside the measured window,
+    /// whatever their (intended) start, per second of it: the server's rate
+    /// of answers. In closed loop it is `achieved_rps`. In open loop it is
+    /// about the offered rate while the server keeps up, and its capacity
+    /// once it does not, whatever the window's and the drain's length
+    /// (`achieved_rps` there counts the window's requests answered before
+    /// the drain ends, and so can reach the offered rate above capacity).
+    #[serde(default)]
+    pub answered_rps: f64,
     /// Requests of the measured window answered 2xx or 3xx.
     pub ok: u64,
     /// Failed requests in the measured window, by kind; kinds that did not

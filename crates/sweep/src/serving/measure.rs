@@ -255,6 +255,10 @@ pub struct LoadResult {
     pub offered_rps: Option<f64>,
     /// Completed requests per second of the measured window.
     pub achieved_rps: f64,
+    /// Ok answers that arrived inside the window, per second: the server's
+    /// rate of answers (0 from a `load` older than this field).
+    #[serde(default)]
+    pub answered_rps: f64,
     /// Requests answered 2xx in the measured window.
     pub ok: u64,
     /// Failed requests by kind.

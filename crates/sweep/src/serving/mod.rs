@@ -70,8 +70,12 @@ pub struct Row {
     pub connections: u32,
     /// The open-loop rate, if any.
     pub offered_rps: Option<f64>,
-    /// Completed requests per second.
+    /// Completed requests per second: in open loop, the window's requests
+    /// answered before the drain ends.
     pub achieved_rps: f64,
+    /// Ok answers that arrived inside the window, per second, whatever
+    /// their start: what the sustained rule reads.
+    pub answered_rps: f64,
     /// Requests answered 200.
     pub ok: u64,
     /// Requests failed.
@@ -476,6 +480,8 @@ impl Sweeper<'_> {
                 ("search", self.scale.probe)
             };
             let connections = open_connections(rate, self.scale, &point.server);
+            // Enough requests that one more or less cannot decide the rule.
+            let window = plan::probe_window(rate, window);
             let Some(row) = self.probe(point, child, step, Offer::Open(rate), connections, window)
             else {
                 break;
@@ -551,7 +557,7 @@ impl Sweeper<'_> {
         };
         let errors = load.error_count();
         let sustained = offered_rps.is_some_and(|rate| {
-            load.achieved_rps >= plan::SUSTAINED_SHARE * rate
+            load.answered_rps >= plan::SUSTAINED_SHARE * rate
                 && errors == 0
                 && load.latency_ms.p99 <= self.scale.p99_bound_ms()
         });
@@ -560,6 +566,7 @@ impl Sweeper<'_> {
             connections,
             offered_rps,
             achieved_rps: load.achieved_rps,
+            answered_rps: load.answered_rps,
             ok: load.ok,
             errors,
             p50_ms: load.latency_ms.p50,
@@ -607,6 +614,7 @@ impl Sweeper<'_> {
             connections: 0,
             offered_rps: None,
             achieved_rps: 0.0,
+            answered_rps: 0.0,
             ok: 0,
             errors: 0,
             p50_ms: 0.0,

@@ -59,6 +59,11 @@ pub const BASELINES_LEFT_OUT: [(u8, &str, &str); 1] = [(
 /// the achieved rate is at least this share of it ...
 pub const SUSTAINED_SHARE: f64 = 0.95;
 
+/// (counted by the answers that arrive inside the window, `answered_rps`,
+/// which above the server's capacity is the capacity whatever the
+/// window's length, while the window's own requests can all be answered
+/// during the drain) ...
+///
 /// ... no request fails, and the p99 latency, measured from each request's
 /// intended start, stays under this many times the unloaded request time
 /// (`io_ms + cpu_ms`).
@@ -68,6 +73,20 @@ pub const P99_BOUND_FACTOR: f64 = 10.0;
 /// a search that has not converged by then keeps its highest sustained rate,
 /// confirmed or not (results.csv says which).
 pub const MAX_SEARCH_PROBES: u32 = 12;
+
+/// An open-loop probe lasts at least this many requests' worth of its rate
+/// (at 40 requests per second, a second rather than half of one): a
+/// request more or less in the window is then at most 2.5% of it, within
+/// the [`SUSTAINED_SHARE`] that a probe may fall short.
+pub const MIN_PROBE_REQUESTS: f64 = 40.0;
+
+/// The window of an open-loop probe at `rate` asked to last `window`:
+/// at least [`MIN_PROBE_REQUESTS`] requests long.
+pub fn probe_window(rate: f64, window: Duration) -> Duration {
+    window.max(Duration::from_secs_f64(
+        MIN_PROBE_REQUESTS / rate.max(MIN_SEARCH_RATE),
+    ))
+}
 
 /// The lowest rate the search tries: below it, the server sustains nothing.
 pub const MIN_SEARCH_RATE: f64 = 1.0;
@@ -317,8 +336,8 @@ impl ServingScale {
         }
     }
 
-    /// The same figures with two repeats, shorter probes, fewer workers and
-    /// a 10% resolution: within ten minutes on 2 cores (see
+    /// The same figures with two repeats, shorter probes (0.5 s, confirmed
+    /// by 1 s, four times the p99 bound), fewer workers and a 10% resolution: within ten minutes on 2 cores (see
     /// [`ServingPlan::estimate`]).
     pub fn quick() -> Self {
         ServingScale {
@@ -328,7 +347,7 @@ impl ServingScale {
             connection_counts: vec![100, 1_000, 5_000],
             probe: Duration::from_millis(500),
             warmup: Duration::from_millis(200),
-            confirm: Duration::from_millis(1500),
+            confirm: Duration::from_secs(1),
             resolution: 0.10,
             python_max_workers: Some(8),
             repeat: 2,
@@ -580,40 +599,61 @@ pub struct ServingPlan {
 
 impl ServingPlan {
     /// Estimated seconds: per point, the server's start ([`start_ms`]) and
-    /// the probes a search takes (one closed loop, typically two
-    /// open-loop steps at a 10% resolution and three at 5%, and the
-    /// confirmation).
+    /// its probes, each with its warm-up and [`PROBE_OVERHEAD`]: a search
+    /// is one closed-loop probe, typically two open-loop steps at a 10%
+    /// resolution and three at 5%, and the confirmation; at W = 1 its
+    /// open-loop probes last [`MIN_PROBE_REQUESTS`] at the rate of one
+    /// request at a time, and the `alone` probe comes first.
     pub fn estimate(&self) -> Duration {
-        let probe = self.scale.probe + self.scale.warmup;
-        let confirm = self.scale.confirm + self.scale.warmup;
-        let steps = if self.scale.resolution < 0.1 { 4 } else { 3 };
-        let search = probe * steps + confirm;
+        let scale = &self.scale;
+        let probe = |window: Duration| window + scale.warmup + PROBE_OVERHEAD;
+        let one_at_a_time = 1000.0 / (scale.io_ms + scale.cpu_ms).max(1) as f64;
+        let steps = if scale.resolution < 0.1 { 3 } else { 2 };
+        let search = |workers: u32| {
+            let rate = one_at_a_time * f64::from(workers);
+            probe(scale.probe)
+                + probe(probe_window(rate, scale.probe)) * steps
+                + probe(probe_window(rate, scale.confirm))
+        };
         let mut total = Duration::ZERO;
         for figure in &self.figures {
             for series in &figure.series {
                 let start =
                     |workers: u32| Duration::from_secs_f64(start_ms(&series.server(workers)) / 1e3);
                 let per_series = match figure.axis {
-                    Axis::Workers => self
-                        .scale
+                    Axis::Workers => scale
                         .workers_of(series)
                         .into_iter()
                         .map(|workers| {
-                            let alone = if workers == 1 { probe } else { Duration::ZERO };
-                            start(workers) + search + alone
+                            let alone = if workers == 1 {
+                                probe(scale.probe)
+                            } else {
+                                Duration::ZERO
+                            };
+                            start(workers) + alone + search(workers)
                         })
                         .sum(),
-                    Axis::Load => start(1) + search + confirm * self.scale.load_shares.len() as u32,
+                    Axis::Load => {
+                        let pool = series.workers.unwrap_or(1);
+                        start(pool)
+                            + search(pool)
+                            + probe(scale.confirm) * scale.load_shares.len() as u32
+                    }
                     Axis::Connections => {
-                        (start(1) + probe) * self.scale.connection_counts.len() as u32
+                        (start(1) + probe(scale.probe)) * scale.connection_counts.len() as u32
                     }
                 };
-                total += per_series * self.scale.repeat;
+                total += per_series * scale.repeat;
             }
         }
         total
     }
 }
+
+/// What a probe costs beyond its warm-up and window, in [`ServingPlan::estimate`]:
+/// starting the `load` child, its readiness request, opening its
+/// connections, the drain, and reading /proc.
+const PROBE_OVERHEAD: Duration = Duration::from_millis(150);
 
 #[cfg(test)]
 mod tests {

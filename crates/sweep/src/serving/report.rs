@@ -420,14 +420,14 @@ impl FigureResult {
 /// results.csv: one line per probe.
 pub fn to_csv(rows: &[Row]) -> String {
     let mut csv = String::from(
-        "figure,series,executor,workers,gil,x,repeat,step,connections,offered_rps,achieved_rps,ok,errors,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,sustained,chosen,server_cpu_ms,load_cpu_ms,store_cpu_ms,server_peak_rss_kb,server_processes,window_s,error\n",
+        "figure,series,executor,workers,gil,x,repeat,step,connections,offered_rps,achieved_rps,answered_rps,ok,errors,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,sustained,chosen,server_cpu_ms,load_cpu_ms,store_cpu_ms,server_peak_rss_kb,server_processes,window_s,error\n",
     );
     for r in rows {
         let optional = |value: Option<f64>| value.map_or(String::new(), |v| format!("{v:.1}"));
         let error = r.error.as_deref().unwrap_or("").replace(['"', '\n'], "'");
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{},{},{},{},{},{:.1},{},{},{:.2},{:.2},{:.2},{:.2},{:.2},{},{},{:.0},{:.0},{},{},{},{:.2},\"{error}\"",
+            "{},{},{},{},{},{},{},{},{},{},{:.1},{:.1},{},{},{:.2},{:.2},{:.2},{:.2},{:.2},{},{},{:.0},{:.0},{},{},{},{:.2},\"{error}\"",
             r.figure,
             r.series,
             r.executor,
@@ -439,6 +439,7 @@ pub fn to_csv(rows: &[Row]) -> String {
             r.connections,
             optional(r.offered_rps),
             r.achieved_rps,
+            r.answered_rps,
             r.ok,
             r.errors,
             r.p50_ms,
@@ -507,14 +508,15 @@ pub fn render(
         (
             "max sustainable",
             format!(
-                "the highest offered open-loop rate whose achieved rate (successful answers only) is at least {:.0}% of it, with no failed request and a p99 (from each request's intended start) of at most {:.0} ms ({}x the unloaded {} ms). Searched, not guessed: a closed-loop probe (every answer completed in its window counts, as wrk counts) gives the first estimate; open-loop probes then step up by one resolution step, then two, four, ... while sustained, and down the same way while not, bracket the maximum between the highest sustained and the lowest unsustained rate, and halve the bracket until its ends are within {:.0}% (the resolution); the answer must then hold over one {:.1} s confirmation probe, or the search goes on below it with long probes only (at most {} open-loop probes; results.csv's `step` says which probe was which, and `chosen` marks the answer)",
+                "the highest offered open-loop rate at which the successful answers arriving inside the measured window (`answered_rps`, whatever each request's start: the server's rate of answers, which above its capacity is the capacity, however long the window) come at least {:.0}% as fast, with no failed request and a p99 (from each request's intended start) of at most {:.0} ms ({}x the unloaded {} ms). Searched, not guessed: a closed-loop probe (every answer completed in its window counts, as wrk counts) gives the first estimate; open-loop probes then step up by one resolution step, then two, four, ... while sustained, and down the same way while not, bracket the maximum between the highest sustained and the lowest unsustained rate, and halve the bracket until its ends are within {:.0}% (the resolution); the answer must then hold over one {:.1} s confirmation probe, or the search goes on below it with long probes only (at most {} open-loop probes; results.csv's `step` says which probe was which, and `chosen` marks the answer). An open-loop probe lasts at least {} requests' worth of its rate, so that one request more or less is a small share of it",
                 plan::SUSTAINED_SHARE * 100.0,
                 scale.p99_bound_ms(),
                 plan::P99_BOUND_FACTOR,
                 scale.io_ms + scale.cpu_ms,
                 scale.resolution * 100.0,
                 scale.confirm.as_secs_f64(),
-                plan::MAX_SEARCH_PROBES
+                plan::MAX_SEARCH_PROBES,
+                plan::MIN_PROBE_REQUESTS
             ),
         ),
         (
