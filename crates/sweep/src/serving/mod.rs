@@ -36,6 +36,7 @@ use lab::upstream::{Upstream, UsageError};
 use measure::{Offer, ServerChild, Tools};
 use plan::{Axis, Figure, Series, Server, ServingPlan, ServingScale};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -251,6 +252,7 @@ fn sweep_into(
         upstream: &upstream,
         bar: &bar,
         rows: Vec::new(),
+        answers: BTreeMap::new(),
     };
     for figure in &plan.figures {
         sweep.figure(figure);
@@ -310,6 +312,9 @@ pub(crate) struct Sweeper<'a> {
     pub(crate) upstream: &'a Upstream,
     pub(crate) bar: &'a ProgressBar,
     pub(crate) rows: Vec<Row>,
+    /// Each searched server's answer in an earlier repeat, by figure,
+    /// series and workers: where a later repeat's search starts.
+    pub(crate) answers: BTreeMap<(u8, String, u32), f64>,
 }
 
 /// Where a probe's row belongs, and the route its load asks for.
@@ -446,23 +451,33 @@ impl Sweeper<'_> {
     /// The highest open-loop rate `child` sustains, or 0 when none was;
     /// every probe of the search is a row.
     ///
-    /// A closed-loop probe gives the first estimate; [`plan::Search`] then
-    /// brackets the maximum with short open-loop probes (step `search`) and
-    /// narrows it to the scale's resolution, and one probe of the longer
-    /// `confirm` window at the answer (step `confirm`) must sustain it too.
+    /// The first repeat's closed-loop probe gives the first estimate (a
+    /// later repeat starts from the earlier one's answer instead, which is
+    /// closer and saves the probe; the search is never capped by where it
+    /// starts); [`plan::Search`] then brackets the maximum with short
+    /// open-loop probes (step `search`) and narrows it to the scale's
+    /// resolution, and one probe of the longer `confirm` window at the
+    /// answer (step `confirm`) must sustain it too.
     pub(crate) fn search_max(&mut self, point: Point<'_>, child: &ServerChild) -> f64 {
-        let connections = plan::saturating_connections(&point.server);
-        let Some(closed) = self.probe(
-            point,
-            child,
-            "closed",
-            Offer::Closed,
-            connections,
-            self.scale.probe,
-        ) else {
-            return 0.0;
+        let key = (point.figure, point.series.label(), point.server.workers);
+        let estimate = match self.answers.get(&key) {
+            Some(&answer) if answer > 0.0 => answer,
+            _ => {
+                let connections = plan::saturating_connections(&point.server);
+                let Some(closed) = self.probe(
+                    point,
+                    child,
+                    "closed",
+                    Offer::Closed,
+                    connections,
+                    self.scale.probe,
+                ) else {
+                    return 0.0;
+                };
+                closed.achieved_rps
+            }
         };
-        let mut search = plan::Search::new(closed.achieved_rps, self.scale.resolution);
+        let mut search = plan::Search::new(estimate, self.scale.resolution);
         // Row index of each open-loop probe of this search, by rate.
         let mut probes: Vec<(f64, usize)> = Vec::new();
         let mut found = None;
@@ -491,6 +506,7 @@ impl Sweeper<'_> {
             // Out of probes: the highest rate sustained, unconfirmed (or none).
             found = search.best();
         }
+        self.answers.insert(key, found.unwrap_or(0.0));
         let Some(max) = found else {
             return 0.0;
         };

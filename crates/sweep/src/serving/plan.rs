@@ -346,7 +346,7 @@ impl ServingScale {
             load_shares: vec![0.1, 0.5, 0.9, 1.0, 1.2],
             connection_counts: vec![100, 1_000, 5_000],
             probe: Duration::from_millis(500),
-            warmup: Duration::from_millis(200),
+            warmup: Duration::from_millis(100),
             confirm: Duration::from_secs(1),
             resolution: 0.10,
             python_max_workers: Some(8),
@@ -608,10 +608,21 @@ impl ServingPlan {
         let scale = &self.scale;
         let probe = |window: Duration| window + scale.warmup + PROBE_OVERHEAD;
         let one_at_a_time = 1000.0 / (scale.io_ms + scale.cpu_ms).max(1) as f64;
-        let steps = if scale.resolution < 0.1 { 3 } else { 2 };
-        let search = |workers: u32| {
+        // Open-loop steps per search: from the closed-loop estimate (first
+        // repeat) and from the first repeat's answer (later ones).
+        let (first_steps, later_steps) = if scale.resolution < 0.1 {
+            (4, 3)
+        } else {
+            (3, 2)
+        };
+        let search = |workers: u32, repeat: u32| {
             let rate = one_at_a_time * f64::from(workers);
-            probe(scale.probe)
+            let (closed, steps) = if repeat == 0 {
+                (probe(scale.probe), first_steps)
+            } else {
+                (Duration::ZERO, later_steps)
+            };
+            closed
                 + probe(probe_window(rate, scale.probe)) * steps
                 + probe(probe_window(rate, scale.confirm))
         };
@@ -620,30 +631,31 @@ impl ServingPlan {
             for series in &figure.series {
                 let start =
                     |workers: u32| Duration::from_secs_f64(start_ms(&series.server(workers)) / 1e3);
-                let per_series = match figure.axis {
-                    Axis::Workers => scale
-                        .workers_of(series)
-                        .into_iter()
-                        .map(|workers| {
-                            let alone = if workers == 1 {
-                                probe(scale.probe)
-                            } else {
-                                Duration::ZERO
-                            };
-                            start(workers) + alone + search(workers)
-                        })
-                        .sum(),
-                    Axis::Load => {
-                        let pool = series.workers.unwrap_or(1);
-                        start(pool)
-                            + search(pool)
-                            + probe(scale.confirm) * scale.load_shares.len() as u32
-                    }
-                    Axis::Connections => {
-                        (start(1) + probe(scale.probe)) * scale.connection_counts.len() as u32
-                    }
-                };
-                total += per_series * scale.repeat;
+                for repeat in 0..scale.repeat {
+                    total += match figure.axis {
+                        Axis::Workers => scale
+                            .workers_of(series)
+                            .into_iter()
+                            .map(|workers| {
+                                let alone = if workers == 1 {
+                                    probe(scale.probe)
+                                } else {
+                                    Duration::ZERO
+                                };
+                                start(workers) + alone + search(workers, repeat)
+                            })
+                            .sum(),
+                        Axis::Load => {
+                            let pool = series.workers.unwrap_or(1);
+                            start(pool)
+                                + search(pool, repeat)
+                                + probe(scale.confirm) * scale.load_shares.len() as u32
+                        }
+                        Axis::Connections => {
+                            (start(1) + probe(scale.probe)) * scale.connection_counts.len() as u32
+                        }
+                    };
+                }
             }
         }
         total

@@ -158,7 +158,9 @@ pub fn summarize(plan: &ServingPlan, rows: &[Row], cores: usize) -> Vec<FigureRe
 /// The maximum of one server's search: the rate of its chosen probe (see
 /// [`Row::chosen`]); 0 when it searched and sustained nothing.
 fn max_sustainable(rows: &[&Row]) -> Option<f64> {
-    let searched = rows.iter().any(|row| row.step == "closed");
+    let searched = rows
+        .iter()
+        .any(|row| ["closed", "search", "confirm"].contains(&row.step.as_str()));
     rows.iter()
         .find(|row| row.chosen)
         .and_then(|row| row.offered_rps)
