@@ -439,12 +439,15 @@ pub enum Axis {
     Load,
     /// Peak RSS of the server vs keep-alive connections held.
     Connections,
+    /// One bar per server at one scenario's route: the Python-vs-Go
+    /// article's table (figures 5 to 7, measured by [`crate::article`]).
+    Scenario,
 }
 
 /// One figure of the server sweep.
 #[derive(Debug, Clone, Serialize)]
 pub struct Figure {
-    /// 1 to 3.
+    /// 1 to 3, and the article's 5 to 7.
     pub id: u8,
     /// The plot's caption.
     pub title: &'static str,
@@ -607,6 +610,7 @@ impl ServingPlan {
                     Axis::Connections => {
                         (start(1) + probe) * self.scale.connection_counts.len() as u32
                     }
+                    Axis::Scenario => crate::article::plan::point_estimate(&self.scale, series),
                 };
                 total += per_series * self.scale.repeat;
             }
