@@ -76,7 +76,7 @@ impl Drawing for BarChart {
 }
 
 /// The y range of a panel, padded above for the value labels; for a log
-/// axis, from below the smallest value.
+/// axis, the decades around the values.
 fn y_range(panel: &BarPanel) -> (f64, f64) {
     let values: Vec<f64> = panel
         .groups
@@ -89,7 +89,11 @@ fn y_range(panel: &BarPanel) -> (f64, f64) {
     let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     match (low.is_finite(), panel.y_log) {
         (false, _) => (1.0, 10.0),
-        (true, true) => (low / 2.0, high * 3.0),
+        // Whole decades, so that a log axis always has labelled ticks.
+        (true, true) => (
+            10f64.powf((low / 1.5).log10().floor()),
+            10f64.powf((high * 1.5).log10().ceil()),
+        ),
         (true, false) => (0.0, if high > 0.0 { high * 1.2 } else { 1.0 }),
     }
 }
