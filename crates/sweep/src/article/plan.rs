@@ -269,6 +269,7 @@ mod tests {
     #[test]
     fn the_routes_are_the_scenarios_of_serve() {
         assert_eq!(SCENARIOS[1].route, format!("/fib?n={FIB_N}"));
+        assert!(figures(2)[1].title.contains(&format!("fib({FIB_N})")));
         for scenario in SCENARIOS {
             let target = scenario.route.replace("{id}", "7");
             let route = pipeline::serve::route("GET", &target);

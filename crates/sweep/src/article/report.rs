@@ -294,7 +294,7 @@ pub fn render(results: &[ScenarioResult], scale: &ServingScale, cores: usize) ->
     }
     let _ = writeln!(
         md,
-        "\nPer server and scenario: its max sustainable QPS, found by the search above (the same definition: achieved within {:.0}%, no error, p99 at most {:.0} ms), then p50 and p99 over one {:.1} s open-loop probe at {} of that max; its RSS at rest (`VmRSS` of its whole process tree right after its readiness line, before any request) and its peak RSS (`VmHWM`, summed over the tree, after its last probe). FastAPI is `py-uvicorn -w {pool}` (the article's `uvicorn --workers 4` on its 4 cores: one worker per core); `-w 1` is beside it. The article does not say at which load its latencies were taken; they are set beside the p50 and p99 at 90% here. The article's numbers are its own; every other number is measured.\n",
+        "\nPer server and scenario: its max sustainable QPS, found by the search above (the same definition: achieved within {:.0}%, no error, p99 at most {:.0} ms), then p50 and p99 over one {:.1} s open-loop probe at {} of that max; its RSS at rest (`VmRSS` of its whole process tree right after its readiness line, before any request) and its peak RSS (`VmHWM`, summed over the tree, after its last probe). FastAPI is `py-uvicorn -w {pool}` (the article's `uvicorn --workers 4` on its 4 cores: one worker per core); `-w 1` is beside it. `tokio-ct -w W` is W single-threaded event-loop processes on one port, as uvicorn's W workers are; `threads` has 8 handler threads per core and `processes` one process per core, as in figures 2 and 3. The article does not say at which load its latencies were taken; they are set beside the p50 and p99 at 90% here. The article's numbers are its own; every other number is measured.\n",
         serving_plan::SUSTAINED_SHARE * 100.0,
         scale.p99_bound_ms(),
         scale.confirm.as_secs_f64(),
@@ -514,7 +514,7 @@ pub fn differences(results: &[ScenarioResult], scale: &ServingScale, cores: usiz
             let machine_ms = cores as f64 * 1000.0;
             let article = plan::article_row("ping", "Gin").map_or(0.0, |row| row.qps);
             found.push(format!(
-                "ping is the machine's, not only the server's: at Gin's max ({}) the load generator spent {:.0} ms of CPU per second ({:.0}% of the {cores} cores) and Gin {:.0} ms ({:.0}%). The article's Gin served {} on {ARTICLE_CORES} cores, {} per core; here {} per core with the load generator on the same cores.",
+                "On ping the load generator shares the server's cores: at Gin's max ({}) it spent {:.0} ms of CPU per second ({:.0}% of the {cores} cores) and Gin {:.0} ms ({:.0}%). The article's Gin served {} on {ARTICLE_CORES} cores, {} per core; here {} per core.",
                 said(&max, qps_unit),
                 load,
                 100.0 * load / machine_ms,

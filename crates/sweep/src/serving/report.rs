@@ -303,7 +303,8 @@ impl FigureResult {
         let (x_label, x_log, y_log) = match self.figure.axis {
             Axis::Workers => ("workers W (log)", true, false),
             Axis::Load => ("offered load (requests/s)", false, true),
-            Axis::Connections | Axis::Scenario => ("keep-alive connections held (log)", true, true),
+            Axis::Connections => ("keep-alive connections held (log)", true, true),
+            Axis::Scenario => ("server", false, false),
         };
         let reference = match self.figure.axis {
             Axis::Workers => Some(match self.net_bound {
