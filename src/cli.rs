@@ -135,7 +135,9 @@ pub struct SweepArgs {
     pub quick: bool,
 
     /// Figures to produce, e.g. `1,3,7` [default: the eight and the phase
-    /// figures 10 and 11, and 9 with --baselines; with --server, its three].
+    /// figures 10 and 11, and 9 with --baselines; with --server, its three;
+    /// the server figures 5, 6 and 7, the Python-vs-Go article's ping, cpu
+    /// and io table, run only when named].
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=11))]
     pub figures: Vec<u8>,
 

@@ -2,7 +2,8 @@
 //! model that `runtime-lab list` shows and every installed server baseline
 //! answers `/ping`, `/fib?n=N`, `/io?id=N` and `/predict?id=N` with the same
 //! JSON for the same parameters, and the same 4xx JSON error, quickly, for
-//! a parameter or a path that does not exist, and keeps serving after it.
+//! a parameter or a path that does not exist, and keeps serving after it;
+//! a percent-encoded parameter means what it decodes to, everywhere.
 //! `/fib` is equal work: Python's answer is Go's and Rust's, and takes at
 //! least 5x Go's time (the article finds 13x).
 
@@ -19,12 +20,19 @@ use std::time::{Duration, Instant};
 const SCENARIOS: [&str; 4] = ["/ping", "/fib?n=20", "/io?id=3", "/predict?id=3"];
 
 /// Requests that no route serves: a bad parameter (400) or a path (404).
-const REFUSED: [(&str, u16); 4] = [
+const REFUSED: [(&str, u16); 5] = [
     ("/fib?n=-1", 400),
     ("/fib?n=x", 400),
     ("/fib?n=41", 400),
     ("/no/such/route", 404),
+    // `%2B` is a `+`, which no server takes as part of a number.
+    ("/fib?n=%2B5", 400),
 ];
+
+/// Good requests with percent-encoded parameters, and the index in
+/// [`SCENARIOS`] of the plain request each must answer like: every server
+/// decodes a query as a form, as Go's and Python's parsers do.
+const ENCODED: [(&str, usize); 2] = [("/fib?n=%32%30", 1), ("/io?id=%33", 2)];
 
 /// How long a refusal may take: no work is done, so any wait is a hang.
 const QUICK: Duration = Duration::from_secs(5);
@@ -117,6 +125,15 @@ fn every_server_answers_every_scenario_alike_and_refuses_what_does_not_exist() {
             assert!(json["error"].is_string(), "{name} {target}: {json}");
             assert!(took < QUICK, "{name} {target} took {took:?}");
             answers.push(json);
+        }
+        for (target, plain) in ENCODED {
+            let (status, json) = get_json(&server, name, target);
+            assert_eq!(
+                (status, &json),
+                (200, &answers[plain]),
+                "{name} {target} is {}",
+                SCENARIOS[plain]
+            );
         }
         // Still serving after the bad requests.
         let (status, json) = get_json(&server, name, "/ping");

@@ -94,7 +94,8 @@ pub const MAX_FIB_N: u32 = 40;
 /// The body of a `404` answer, for any path that no route serves.
 pub const NOT_FOUND: &str = "not found";
 
-/// Routes a request by its method and its target (path and query).
+/// Routes a request by its method and its target (path and query, the
+/// query's values decoded as a form).
 pub fn route(method: &str, target: &str) -> Route {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     if !matches!(path, "/ping" | "/fib" | "/io" | "/predict" | "/health") {
@@ -106,24 +107,26 @@ pub fn route(method: &str, target: &str) -> Route {
     let parsed = match path {
         "/ping" => Ok(Route::Ping),
         "/health" => Ok(Route::Health),
-        "/fib" => fib_n(parameter(query, "n")).map(Route::Fib),
-        "/io" => request_id(parameter(query, "id")).and_then(|id| {
+        "/fib" => fib_n(parameter(query, "n").as_deref()).map(Route::Fib),
+        "/io" => request_id(parameter(query, "id").as_deref()).and_then(|id| {
             // The cache's batch is N+1, so N+1 must be an id too.
             id.checked_add(1)
                 .map(|_| Route::Io(id))
                 .ok_or_else(|| format!("id {id} is too large"))
         }),
-        _ => request_id(parameter(query, "id")).map(Route::Predict),
+        _ => request_id(parameter(query, "id").as_deref()).map(Route::Predict),
     };
     parsed.unwrap_or_else(|reason| Route::Reject(400, reason))
 }
 
-/// The value of the first `key=VALUE` pair of `query`, as it is (not percent-decoded).
-fn parameter<'a>(query: &'a str, key: &str) -> Option<&'a str> {
-    query.split('&').find_map(|pair| {
-        pair.strip_prefix(key)
-            .and_then(|rest| rest.strip_prefix('='))
-    })
+/// The value of the first `key=VALUE` pair of `query`, decoded as a form
+/// (`%XX` escapes, `+` for a space), as Go's `url.ParseQuery` and the
+/// Python servers' query parsers decode it: `/fib?n=%35` is `/fib?n=5`
+/// on every server.
+fn parameter(query: &str, key: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == key)
+        .map(|(_, value)| value.into_owned())
 }
 
 /// A request id: ASCII digits that fit a `u64`.
@@ -877,6 +880,18 @@ mod tests {
         assert_eq!(route("GET", "/ping"), Route::Ping);
         assert_eq!(route("GET", "/fib?n=35"), Route::Fib(35));
         assert_eq!(route("GET", "/fib?x=1&n=0"), Route::Fib(0));
+        // Decoded as a form, as Go and Python decode a query.
+        assert_eq!(route("GET", "/fib?n=%35"), Route::Fib(5));
+        assert_eq!(route("GET", "/fib?%6E=2%30"), Route::Fib(20));
+        assert_eq!(route("GET", "/io?id=%33"), Route::Io(3));
+        assert_eq!(
+            route("GET", "/fib?n=%2B5"),
+            Route::Reject(400, r#"n "+5" is not an integer from 0 to 40"#.to_owned())
+        );
+        assert_eq!(
+            route("GET", "/fib?n=+5"),
+            Route::Reject(400, r#"n " 5" is not an integer from 0 to 40"#.to_owned())
+        );
         assert_eq!(route("GET", "/io?id=3"), Route::Io(3));
         assert_eq!(route("GET", "/predict?id=42"), Route::Predict(42));
         assert_eq!(route("GET", "/predict?x=1&id=7"), Route::Predict(7));

@@ -4,7 +4,9 @@
 //! chart and report: [`fanout`], the client figures (`sweep`: N batches
 //! fetched and preprocessed by one `runtime-lab run` child per point), and
 //! [`serving`], the server figures (`sweep --server`: a `runtime-lab serve`
-//! child per point under `runtime-lab load` children). What every family
+//! child per point under `runtime-lab load` children), and [`article`], the
+//! Python-vs-Go article's table (`sweep --server --figures 5,6,7`: every
+//! server on each of its scenarios' routes, through `serving`'s sweep). What every family
 //! shares lives once, here and beside them: the machine and command of a
 //! report ([`machine`]), markdown tables and number formats ([`table`]), and
 //! colours, fonts and the PNG-then-SVG output of a figure ([`draw`]).
@@ -35,6 +37,7 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+pub mod article;
 pub mod draw;
 pub mod fanout;
 pub mod machine;

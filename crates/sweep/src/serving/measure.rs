@@ -176,6 +176,9 @@ pub struct TreeUsage {
     pub cpu_ms: f64,
     /// The sum of every process's peak resident memory (`VmHWM`).
     pub peak_rss_kb: u64,
+    /// The sum of every process's resident memory now (`VmRSS`).
+    #[serde(default)]
+    pub rss_kb: u64,
     /// Processes in the tree.
     pub processes: u32,
 }
@@ -213,8 +216,9 @@ impl TreeUsage {
                 usage.cpu_ms += (stat.utime + stat.stime) as f64 / ticks_per_ms;
                 usage.processes += 1;
             }
-            if let Some(peak) = process.status().ok().and_then(|status| status.vmhwm) {
-                usage.peak_rss_kb += peak;
+            if let Ok(status) = process.status() {
+                usage.peak_rss_kb += status.vmhwm.unwrap_or(0);
+                usage.rss_kb += status.vmrss.unwrap_or(0);
             }
         }
         usage

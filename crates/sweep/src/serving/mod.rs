@@ -104,6 +104,10 @@ pub struct Row {
     pub store_cpu_ms: Option<f64>,
     /// Sum of the server processes' peak RSS after the probe.
     pub server_peak_rss_kb: u64,
+    /// Sum of the server processes' resident memory now (`VmRSS`), after
+    /// the probe (or at rest, before any load, for step `rest`).
+    #[serde(default)]
+    pub server_rss_kb: u64,
     /// Server processes.
     pub server_processes: u32,
     /// Wall time of the probe, warm-up included.
@@ -160,7 +164,8 @@ pub fn run(args: &SweepOptions) -> anyhow::Result<()> {
 }
 
 /// The figures selected with `--figures`, with the series `--executors`
-/// keeps and this machine can run.
+/// keeps and this machine can run; the article's scenario figures
+/// ([`Axis::Scenario`]) run only when named.
 fn plan_for(args: &SweepOptions, scale: ServingScale, cores: usize) -> anyhow::Result<ServingPlan> {
     let mut all = plan::figures(cores as u32);
     let with_baselines = args.baselines
@@ -171,21 +176,26 @@ fn plan_for(args: &SweepOptions, scale: ServingScale, cores: usize) -> anyhow::R
     if with_baselines {
         all = plan::with_baselines(all, cores as u32);
     }
+    all.extend(crate::article::plan::figures(cores as u32));
     if let Some(bad) = args
         .figures
         .iter()
         .find(|id| !all.iter().any(|f| f.id == **id))
     {
+        let ids: Vec<String> = all.iter().map(|f| f.id.to_string()).collect();
         return Err(UsageError(format!(
-            "the server sweep has figures 1 to {}; there is no figure {bad}",
-            all.len()
+            "the server sweep has figures {}; there is no figure {bad}",
+            ids.join(", ")
         ))
         .into());
     }
     let mut absent = Vec::new();
     let figures = all
         .into_iter()
-        .filter(|figure| args.figures.is_empty() || args.figures.contains(&figure.id))
+        .filter(|figure| match args.figures.is_empty() {
+            true => figure.axis != Axis::Scenario,
+            false => args.figures.contains(&figure.id),
+        })
         .map(|mut figure| {
             figure.series.retain(|series| {
                 match executor_status(series.executor, &args.executors) {
@@ -274,12 +284,14 @@ fn sweep_into(
         failed: rows.iter().filter(|row| row.error.is_some()).count(),
     };
     let results = report::summarize(plan, &rows, machine.cores);
+    let scenarios = crate::article::report::summarize(plan, &rows);
     write_atomically(out, "results.csv", report::to_csv(&rows).as_bytes())?;
     let json = serde_json::json!({
         "machine": machine,
         "sweep": info,
         "scale": plan.scale,
         "figures": results,
+        "scenarios": scenarios,
         "rows": rows,
     });
     let json = serde_json::to_string_pretty(&json).context("cannot encode results.json")?;
@@ -291,12 +303,24 @@ fn sweep_into(
             &result.chart(&plan.scale, machine.cores),
         )?;
     }
-    let markdown = report::render(machine, &info, plan, &results);
+    for result in &scenarios {
+        crate::draw::write_figure(
+            out,
+            result.figure.id,
+            &result.chart(&plan.scale, machine.cores),
+        )?;
+    }
+    let mut markdown = report::render(machine, &info, plan, &results);
+    markdown.push_str(&crate::article::report::render(
+        &scenarios,
+        &plan.scale,
+        machine.cores,
+    ));
     write_atomically(out, "REPORT.md", markdown.as_bytes())?;
     println!(
         "wrote {} ({} figures, {} probes, {} failed, in {:.0} s)",
         out.display(),
-        results.len(),
+        results.len() + scenarios.len(),
         info.probes,
         info.failed,
         info.duration_s
@@ -388,6 +412,11 @@ impl Sweeper<'_> {
                                 );
                             }
                         });
+                    }
+                }
+                Axis::Scenario => {
+                    for series in &series {
+                        crate::article::measure::point(self, figure, series, repeat);
                     }
                 }
                 Axis::Connections => {
@@ -595,6 +624,7 @@ impl Sweeper<'_> {
             load_cpu_ms: load.cpu_user_ms + load.cpu_sys_ms,
             store_cpu_ms,
             server_peak_rss_kb: server_after.peak_rss_kb,
+            server_rss_kb: server_after.rss_kb,
             server_processes: server_after.processes,
             window_s,
             ..self.empty_row(point)
@@ -617,7 +647,8 @@ impl Sweeper<'_> {
         });
     }
 
-    fn empty_row(&self, point: Point<'_>) -> Row {
+    /// The row of `point` with nothing measured yet.
+    pub(crate) fn empty_row(&self, point: Point<'_>) -> Row {
         Row {
             figure: point.figure,
             series: point.series.label(),
@@ -644,6 +675,7 @@ impl Sweeper<'_> {
             load_cpu_ms: 0.0,
             store_cpu_ms: None,
             server_peak_rss_kb: 0,
+            server_rss_kb: 0,
             server_processes: 0,
             window_s: 0.0,
             error: None,
@@ -654,7 +686,7 @@ impl Sweeper<'_> {
 /// Connections for an open-loop probe at `rate`: enough to hold every
 /// request that may be in flight at the p99 bound, and never fewer than
 /// the closed loop used.
-fn open_connections(rate: f64, scale: &ServingScale, server: &Server) -> u32 {
+pub(crate) fn open_connections(rate: f64, scale: &ServingScale, server: &Server) -> u32 {
     let in_flight = rate * scale.p99_bound_ms() / 1e3;
     (in_flight.ceil() as u32)
         .max(plan::saturating_connections(server))

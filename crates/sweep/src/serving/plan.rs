@@ -458,12 +458,15 @@ pub enum Axis {
     Load,
     /// Peak RSS of the server vs keep-alive connections held.
     Connections,
+    /// One bar per server at one scenario's route: the Python-vs-Go
+    /// article's table (figures 5 to 7, measured by [`crate::article`]).
+    Scenario,
 }
 
 /// One figure of the server sweep.
 #[derive(Debug, Clone, Serialize)]
 pub struct Figure {
-    /// 1 to 3.
+    /// 1 to 3, and the article's 5 to 7.
     pub id: u8,
     /// The plot's caption.
     pub title: &'static str,
@@ -606,25 +609,10 @@ impl ServingPlan {
     /// request at a time, and the `alone` probe comes first.
     pub fn estimate(&self) -> Duration {
         let scale = &self.scale;
-        let probe = |window: Duration| window + scale.warmup + PROBE_OVERHEAD;
+        let probe = |window: Duration| probe_cost(scale, window);
         let one_at_a_time = 1000.0 / (scale.io_ms + scale.cpu_ms).max(1) as f64;
-        // Open-loop steps per search: from the closed-loop estimate (first
-        // repeat) and from the first repeat's answer (later ones).
-        let (first_steps, later_steps) = if scale.resolution < 0.1 {
-            (4, 3)
-        } else {
-            (3, 2)
-        };
         let search = |workers: u32, repeat: u32| {
-            let rate = one_at_a_time * f64::from(workers);
-            let (closed, steps) = if repeat == 0 {
-                (probe(scale.probe), first_steps)
-            } else {
-                (Duration::ZERO, later_steps)
-            };
-            closed
-                + probe(probe_window(rate, scale.probe)) * steps
-                + probe(probe_window(rate, scale.confirm))
+            search_cost(scale, one_at_a_time * f64::from(workers), repeat)
         };
         let mut total = Duration::ZERO;
         for figure in &self.figures {
@@ -654,6 +642,9 @@ impl ServingPlan {
                         Axis::Connections => {
                             (start(1) + probe(scale.probe)) * scale.connection_counts.len() as u32
                         }
+                        Axis::Scenario => {
+                            crate::article::plan::point_estimate(scale, series, repeat)
+                        }
                     };
                 }
             }
@@ -665,7 +656,35 @@ impl ServingPlan {
 /// What a probe costs beyond its warm-up and window, in [`ServingPlan::estimate`]:
 /// starting the `load` child, its readiness request, opening its
 /// connections, the drain, and reading /proc.
-const PROBE_OVERHEAD: Duration = Duration::from_millis(150);
+pub(crate) const PROBE_OVERHEAD: Duration = Duration::from_millis(150);
+
+/// The estimated cost of one probe asked to last `window`: with its
+/// warm-up and [`PROBE_OVERHEAD`].
+pub(crate) fn probe_cost(scale: &ServingScale, window: Duration) -> Duration {
+    window + scale.warmup + PROBE_OVERHEAD
+}
+
+/// The estimated cost of one search of a server that sustains about
+/// `rate`: in the first repeat a closed-loop probe and, at a 10%
+/// resolution, three open-loop steps (four at 5%); in later repeats, which
+/// start from the first one's answer, one step fewer and no closed loop;
+/// then the confirmation. Open-loop probes last at least
+/// [`MIN_PROBE_REQUESTS`] at `rate`.
+pub(crate) fn search_cost(scale: &ServingScale, rate: f64, repeat: u32) -> Duration {
+    let (first_steps, later_steps) = if scale.resolution < 0.1 {
+        (4, 3)
+    } else {
+        (3, 2)
+    };
+    let (closed, steps) = if repeat == 0 {
+        (probe_cost(scale, scale.probe), first_steps)
+    } else {
+        (Duration::ZERO, later_steps)
+    };
+    closed
+        + probe_cost(scale, probe_window(rate, scale.probe)) * steps
+        + probe_cost(scale, probe_window(rate, scale.confirm))
+}
 
 #[cfg(test)]
 mod tests {

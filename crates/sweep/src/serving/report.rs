@@ -102,10 +102,12 @@ pub struct NetBound {
     pub net_rps: f64,
 }
 
-/// Medians per point of every figure.
+/// Medians per point of every figure but the article's scenario figures,
+/// which [`crate::article::report`] summarizes.
 pub fn summarize(plan: &ServingPlan, rows: &[Row], cores: usize) -> Vec<FigureResult> {
     plan.figures
         .iter()
+        .filter(|figure| figure.axis != Axis::Scenario)
         .map(|figure| {
             let rows: Vec<&Row> = rows
                 .iter()
@@ -125,6 +127,7 @@ pub fn summarize(plan: &ServingPlan, rows: &[Row], cores: usize) -> Vec<FigureRe
                         )
                     })
                     .collect(),
+                Axis::Scenario => Vec::new(),
                 Axis::Connections => vec![(
                     "peak RSS (MiB)".to_owned(),
                     lines(figure, &rows, |rows| {
@@ -255,7 +258,7 @@ fn latency_lines(figure: &Figure, rows: &[&Row], percentile: &str) -> Vec<LineRe
 
 /// The median of the repeats (the mean of the middle two when they are
 /// even in number), their min and their max.
-fn spread(x: f64, mut ys: Vec<f64>) -> Point {
+pub(crate) fn spread(x: f64, mut ys: Vec<f64>) -> Point {
     ys.sort_by(f64::total_cmp);
     let n = ys.len();
     let median = if n.is_multiple_of(2) {
@@ -303,6 +306,7 @@ impl FigureResult {
             Axis::Workers => ("workers W (log)", true, false),
             Axis::Load => ("offered load (requests/s)", false, true),
             Axis::Connections => ("keep-alive connections held (log)", true, true),
+            Axis::Scenario => ("server", false, false),
         };
         let reference = match self.figure.axis {
             Axis::Workers => Some(match self.net_bound {
@@ -322,7 +326,7 @@ impl FigureResult {
                 scale.p99_bound_ms(),
                 format!("p99 bound {:.0} ms", scale.p99_bound_ms()),
             )),
-            Axis::Connections => None,
+            Axis::Connections | Axis::Scenario => None,
         };
         let panel = |caption: String, metric: &str, lines: Vec<&LineResult>| Panel {
             caption,
@@ -350,7 +354,7 @@ impl FigureResult {
         let by_family = match self.figure.axis {
             Axis::Workers => true,
             Axis::Load => series > plan::MAX_SERIES_PER_PANEL,
-            Axis::Connections => false,
+            Axis::Connections | Axis::Scenario => false,
         };
         let (panels, columns) = if by_family {
             let metrics: Vec<&(String, Vec<LineResult>)> = self
@@ -422,14 +426,14 @@ impl FigureResult {
 /// results.csv: one line per probe.
 pub fn to_csv(rows: &[Row]) -> String {
     let mut csv = String::from(
-        "figure,series,executor,workers,gil,x,repeat,step,connections,offered_rps,achieved_rps,answered_rps,ok,errors,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,sustained,chosen,server_cpu_ms,load_cpu_ms,store_cpu_ms,server_peak_rss_kb,server_processes,window_s,error\n",
+        "figure,series,executor,workers,gil,x,repeat,step,connections,offered_rps,achieved_rps,answered_rps,ok,errors,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,sustained,chosen,server_cpu_ms,load_cpu_ms,store_cpu_ms,server_peak_rss_kb,server_rss_kb,server_processes,window_s,error\n",
     );
     for r in rows {
         let optional = |value: Option<f64>| value.map_or(String::new(), |v| format!("{v:.1}"));
         let error = r.error.as_deref().unwrap_or("").replace(['"', '\n'], "'");
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{},{},{},{},{},{:.1},{:.1},{},{},{:.2},{:.2},{:.2},{:.2},{:.2},{},{},{:.0},{:.0},{},{},{},{:.2},\"{error}\"",
+            "{},{},{},{},{},{},{},{},{},{},{:.1},{:.1},{},{},{:.2},{:.2},{:.2},{:.2},{:.2},{},{},{:.0},{:.0},{},{},{},{},{:.2},\"{error}\"",
             r.figure,
             r.series,
             r.executor,
@@ -455,6 +459,7 @@ pub fn to_csv(rows: &[Row]) -> String {
             r.load_cpu_ms,
             optional(r.store_cpu_ms),
             r.server_peak_rss_kb,
+            r.server_rss_kb,
             r.server_processes,
             r.window_s
         );
@@ -601,7 +606,7 @@ fn render_table(md: &mut String, result: &FigureResult) {
     let (x_name, unit) = match result.figure.axis {
         Axis::Workers => ("W", "RPS"),
         Axis::Load => ("offered RPS", "ms"),
-        Axis::Connections => ("connections", "MiB"),
+        Axis::Connections | Axis::Scenario => ("connections", "MiB"),
     };
     for (metric, lines) in &result.panels {
         let mut table = Table::new([
@@ -730,6 +735,8 @@ pub fn findings(result: &FigureResult, scale: &ServingScale, cores: usize) -> Ve
                 }
             }
         }
+        // Summarized and reported by crate::article.
+        Axis::Scenario => {}
         Axis::Connections => {
             if let Some((_, lines)) = result.panels.first() {
                 for line in lines {
