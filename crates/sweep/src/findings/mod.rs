@@ -124,11 +124,7 @@ pub fn splice(text: &str, block: &str) -> anyhow::Result<String> {
         .find(END)
         .map(|at| inner + at)
         .with_context(|| format!("no line {END} after {BEGIN}"))?;
-    Ok(format!(
-        "{}\n{block}{}",
-        &text[..inner],
-        &text[end..]
-    ))
+    Ok(format!("{}\n{block}{}", &text[..inner], &text[end..]))
 }
 
 /// How README's links reach the reports folder: the reports folder's path
@@ -164,7 +160,10 @@ mod tests {
     fn splice_replaces_only_the_block() {
         let readme = format!("intro\n\n{BEGIN}\nold rows\n{END}\n\nrest\n");
         let spliced = splice(&readme, "new rows\n").unwrap();
-        assert_eq!(spliced, format!("intro\n\n{BEGIN}\nnew rows\n{END}\n\nrest\n"));
+        assert_eq!(
+            spliced,
+            format!("intro\n\n{BEGIN}\nnew rows\n{END}\n\nrest\n")
+        );
         assert_eq!(splice(&spliced, "new rows\n").unwrap(), spliced);
         assert!(splice("no markers", "x").is_err());
     }

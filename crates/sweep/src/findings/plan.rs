@@ -50,7 +50,9 @@ pub enum Unit {
 impl Unit {
     /// `value` in this unit, to about three significant digits.
     pub fn format(self, value: f64) -> String {
-        let number = if value.abs() >= 100.0 {
+        let number = if (1000.0..=f64::from(u32::MAX)).contains(&value) {
+            thousands(value.round() as u32)
+        } else if value.abs() >= 100.0 {
             format!("{value:.0}")
         } else if value.abs() >= 10.0 {
             format!("{value:.1}")
@@ -123,6 +125,26 @@ pub enum Rule {
     },
 }
 
+impl Rule {
+    /// The series labels the rule reads, as `code`, joined by ` / `.
+    pub fn labels(&self) -> String {
+        match *self {
+            Rule::Growth { series, .. }
+            | Rule::Value { series, .. }
+            | Rule::CpuSerial { series, .. } => format!("`{series}`"),
+            Rule::Ratio {
+                numerator,
+                denominator,
+                ..
+            }
+            | Rule::BestRatio {
+                numerator,
+                denominator,
+            } => format!("`{numerator}` / `{denominator}`"),
+        }
+    }
+}
+
 /// Which figure of which kind of set a reading reads, and which measure.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Source {
@@ -188,7 +210,9 @@ impl Reading {
         let Some(set) = newest(sets, kind, id) else {
             return Outcome::NotMeasured(format!("no committed {kind} set has figure {id}"));
         };
-        let figure = set.figure(id).expect("newest returns a set with the figure");
+        let figure = set
+            .figure(id)
+            .expect("newest returns a set with the figure");
         match self.apply(figure, measure) {
             Ok((value, series, detail)) => Outcome::Measured(Measured {
                 value,
@@ -288,7 +312,10 @@ impl Reading {
                     ),
                 ))
             }
-            Rule::Value { series: label, at: where_ } => {
+            Rule::Value {
+                series: label,
+                at: where_,
+            } => {
                 let curve = series(label)?;
                 let point = point_at(curve, where_, &[curve], x_name)?;
                 Ok((
@@ -303,7 +330,10 @@ impl Reading {
                     ),
                 ))
             }
-            Rule::CpuSerial { series: label, at: where_ } => {
+            Rule::CpuSerial {
+                series: label,
+                at: where_,
+            } => {
                 let io_ms = figure
                     .io_ms
                     .ok_or_else(|| "not a client figure: no delay".to_owned())?;
@@ -345,9 +375,13 @@ fn point_at<'s>(
     x_name: &str,
 ) -> Result<&'s super::read::Point, String> {
     let x = common_x(at, all, x_name)?;
-    curve
-        .at(x)
-        .ok_or_else(|| format!("`{}` has no point at {x_name} = {}", curve.label, axis_value(x)))
+    curve.at(x).ok_or_else(|| {
+        format!(
+            "`{}` has no point at {x_name} = {}",
+            curve.label,
+            axis_value(x)
+        )
+    })
 }
 
 /// The x that every curve of `all` has: `at`'s own, or the largest shared.
@@ -922,11 +956,7 @@ static CLAIMS: [Claim; 21] = [
         unit: Unit::Times,
         band: CLOSE,
         capped_by_cores: true,
-        rust: Some(wall(
-            CQ,
-            12,
-            ratio("threads --gil", "threads", At::X(8.0)),
-        )),
+        rust: Some(wall(CQ, 12, ratio("threads --gil", "threads", At::X(8.0)))),
         real: &[wall(
             CQ,
             12,

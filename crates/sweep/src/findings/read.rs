@@ -208,7 +208,7 @@ pub fn sets(reports: &Path) -> anyhow::Result<Vec<Set>> {
 }
 
 /// The newest set of `kind` that holds figure `id`.
-pub fn newest<'a>(sets: &'a [Set], kind: Kind, id: u8) -> Option<&'a Set> {
+pub fn newest(sets: &[Set], kind: Kind, id: u8) -> Option<&Set> {
     sets.iter()
         .filter(|set| set.kind == kind && set.figure(id).is_some())
         .max_by(|a, b| a.age_key().cmp(&b.age_key()))
@@ -287,7 +287,9 @@ const CLIENT_MEASURES: [&str; 5] = [
 
 fn client_figure(json: &Value) -> anyhow::Result<Figure> {
     let (id, title) = figure_head(&json["figure"])?;
-    let series = json["series"].as_array().context("a figure without series")?;
+    let series = json["series"]
+        .as_array()
+        .context("a figure without series")?;
     let measures = CLIENT_MEASURES
         .iter()
         .map(|&measure| {
@@ -339,7 +341,9 @@ fn spread(x: f64, value: &Value) -> Option<Point> {
 
 fn server_figure(json: &Value) -> anyhow::Result<Figure> {
     let (id, title) = figure_head(&json["figure"])?;
-    let panels = json["panels"].as_array().context("a figure without panels")?;
+    let panels = json["panels"]
+        .as_array()
+        .context("a figure without panels")?;
     let measures = panels
         .iter()
         .map(|panel| {
@@ -414,9 +418,21 @@ mod tests {
         let set = parse("2026-11-26-quick-2c", client).expect("a client set");
         assert_eq!(set.kind, Kind::CLIENT_QUICK);
         let figure = set.figure(1).expect("figure 1");
-        assert_eq!(figure.series("wall_ms", "serial").unwrap().points[0].max, 103.0);
-        assert_eq!(figure.series("efficiency", "serial").unwrap().points[0].min, 0.98);
-        assert!(figure.series("kib_per_request", "serial").unwrap().points.is_empty());
+        assert_eq!(
+            figure.series("wall_ms", "serial").unwrap().points[0].max,
+            103.0
+        );
+        assert_eq!(
+            figure.series("efficiency", "serial").unwrap().points[0].min,
+            0.98
+        );
+        assert!(
+            figure
+                .series("kib_per_request", "serial")
+                .unwrap()
+                .points
+                .is_empty()
+        );
 
         let server = r#"{"machine":{"cores":4,"cpu_model":"X"},"scale":{"name":"full"},
             "sweep":{"command":"runtime-lab sweep --server","started":"2026-11-27 09:00:00 UTC"},
@@ -425,7 +441,15 @@ mod tests {
         let set = parse("2026-11-27-server-full-4c", server).expect("a server set");
         assert_eq!(set.kind, Kind::SERVER_FULL);
         assert_eq!(set.machine.cores, 4);
-        let point = set.figure(1).unwrap().series("max sustainable RPS", "tokio-mt").unwrap().points[0];
-        assert_eq!((point.x, point.median, point.min, point.max), (1.0, 200.0, 190.0, 210.0));
+        let point = set
+            .figure(1)
+            .unwrap()
+            .series("max sustainable RPS", "tokio-mt")
+            .unwrap()
+            .points[0];
+        assert_eq!(
+            (point.x, point.median, point.min, point.max),
+            (1.0, 200.0, 190.0, 210.0)
+        );
     }
 }

@@ -36,12 +36,7 @@ pub fn page(assessed: &[Assessed<'_>]) -> String {
         let count = assessed.iter().filter(|a| a.verdict == verdict).count();
         format!("{count} {}", verdict.word())
     });
-    let _ = writeln!(
-        md,
-        "{} claims: {}.\n",
-        assessed.len(),
-        counts.join(", ")
-    );
+    let _ = writeln!(md, "{} claims: {}.\n", assessed.len(), counts.join(", "));
 
     let _ = writeln!(md, "## Claims\n");
     let mut table = Table::new([
@@ -169,9 +164,9 @@ fn figure_name(measured: &Measured<'_>) -> String {
 }
 
 fn rust_cell(claim: &Assessed<'_>) -> String {
-    match &claim.rust {
-        None => "no Rust analog".to_owned(),
-        Some(outcome) => outcome_cell(claim.claim, outcome),
+    match (&claim.rust, &claim.claim.rust) {
+        (Some(outcome), Some(reading)) => outcome_cell(claim.claim, reading, outcome),
+        _ => "no Rust analog".to_owned(),
     }
 }
 
@@ -182,17 +177,22 @@ fn real_cell(claim: &Assessed<'_>) -> String {
     let cells: Vec<String> = claim
         .real
         .iter()
-        .map(|outcome| outcome_cell(claim.claim, outcome))
+        .zip(claim.claim.real)
+        .map(|(outcome, reading)| outcome_cell(claim.claim, reading, outcome))
         .collect();
     cells.join("; ")
 }
 
-fn outcome_cell(claim: &Claim, outcome: &Outcome<'_>) -> String {
+fn outcome_cell(claim: &Claim, reading: &Reading, outcome: &Outcome<'_>) -> String {
     match outcome {
         Outcome::Measured(measured) => {
-            format!("{} ({})", claim.unit.format(measured.value), measured.series)
+            format!(
+                "{} ({})",
+                claim.unit.format(measured.value),
+                measured.series
+            )
         }
-        Outcome::NotMeasured(_) => "not measured".to_owned(),
+        Outcome::NotMeasured(_) => format!("not measured ({})", reading.rule.labels()),
     }
 }
 
@@ -234,10 +234,7 @@ fn figure_cell(claim: &Assessed<'_>, prefix: &str) -> String {
     if links.is_empty() {
         let mut wanted: Vec<String> = Vec::new();
         for reading in readings(claim.claim) {
-            let name = format!(
-                "{} fig. {}",
-                reading.source.kind, reading.source.figure
-            );
+            let name = format!("{} fig. {}", reading.source.kind, reading.source.figure);
             if !wanted.contains(&name) {
                 wanted.push(name);
             }
