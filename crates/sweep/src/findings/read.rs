@@ -287,9 +287,9 @@ const CLIENT_MEASURES: [&str; 5] = [
 
 fn client_figure(json: &Value) -> anyhow::Result<Figure> {
     let (id, title) = figure_head(&json["figure"])?;
-    let series = json["series"]
-        .as_array()
-        .context("a figure without series")?;
+    // A figure without series (a format this reader does not know yet)
+    // reads as a figure without curves: its claims say "not measured".
+    let series: &[Value] = json["series"].as_array().map_or(&[], Vec::as_slice);
     let measures = CLIENT_MEASURES
         .iter()
         .map(|&measure| {
@@ -341,9 +341,7 @@ fn spread(x: f64, value: &Value) -> Option<Point> {
 
 fn server_figure(json: &Value) -> anyhow::Result<Figure> {
     let (id, title) = figure_head(&json["figure"])?;
-    let panels = json["panels"]
-        .as_array()
-        .context("a figure without panels")?;
+    let panels: &[Value] = json["panels"].as_array().map_or(&[], Vec::as_slice);
     let measures = panels
         .iter()
         .map(|panel| {
