@@ -26,7 +26,8 @@ pub fn page(assessed: &[Assessed<'_>]) -> String {
     );
     let _ = writeln!(
         md,
-        "One row per claim of the four articles in `shared/seeds/`: the seed's own number, the lab's Rust analog and the real Python or Go system measured on this project's machine, in the same run, and where they come from. The sets ran on 2 cores, the articles on 4 to 8: where a number depends on the cores, the row says so, and the difference is part of the finding.\n"
+        "One row per claim of the four articles in `shared/seeds/`: the seed's own number, the lab's Rust analog and the real Python or Go system measured on this project's machine (in the same sweep, where one set holds both), and where they come from. The sets ran on {}, while the articles that name their machine had 4 cores (Python vs Go) and 8 (Async I/O Is Not Enough): where a number depends on the cores, the row says so, and the difference is part of the finding.\n",
+        machines_phrase(assessed)
     );
     let _ = writeln!(
         md,
@@ -107,7 +108,8 @@ pub fn readme_block(assessed: &[Assessed<'_>], prefix: &str) -> String {
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "**What the lab measured, claim by claim** (the headline rows of [{prefix}FINDINGS.md]({prefix}FINDINGS.md), which `{COMMAND}` generates from the committed result sets, with the rule behind each verdict; measured on 2 cores, where the articles had 4 to 8):\n"
+        "**What the lab measured, claim by claim** (the headline rows of [{prefix}FINDINGS.md]({prefix}FINDINGS.md), which `{COMMAND}` generates from the committed result sets, with the rule behind each verdict; measured on {}, where the articles that name their machine had 4 or 8 cores):\n",
+        machines_phrase(assessed)
     );
     let mut table = Table::new([
         ("claim", Align::Left),
@@ -146,6 +148,24 @@ pub fn readme_block(assessed: &[Assessed<'_>], prefix: &str) -> String {
         );
     }
     md
+}
+
+/// The machines of the sets read, in words: "2 cores (AMD EPYC)".
+fn machines_phrase(assessed: &[Assessed<'_>]) -> String {
+    let mut machines: Vec<&Machine> = Vec::new();
+    for set in used_sets(assessed) {
+        if !machines.contains(&&set.machine) {
+            machines.push(&set.machine);
+        }
+    }
+    if machines.is_empty() {
+        return "no machine yet (no set read)".to_owned();
+    }
+    let phrases: Vec<String> = machines
+        .iter()
+        .map(|machine| format!("{} cores ({})", machine.cores, machine.cpu_model))
+        .collect();
+    phrases.join(" and ")
 }
 
 /// "Figure 3 (io + CPU ...)": the figure's own title with its family.
