@@ -990,9 +990,17 @@ static CLAIMS: [Claim; 21] = [
         seed_value: 2.5,
         quantity: "max sustainable RPS of threads without the GIL over with it, at 32 threads (80/20 /predict)",
         unit: Unit::Times,
-        band: CLOSE,
-        capped_by_cores: true,
-        rust: Some(rps(1, ratio("threads", "threads --gil", At::X(32.0)))),
+        band: ABOUT,
+        // Not a pure speed-up: GIL threads serve less at 32 than at their
+        // best, so the ratio may exceed the cores.
+        capped_by_cores: false,
+        // The full set: its probes are three times the quick set's.
+        rust: Some(reading(
+            Kind::SERVER_FULL,
+            1,
+            MAX_RPS,
+            ratio("threads", "threads --gil", At::X(32.0)),
+        )),
         real: &[],
         headline: false,
     },
@@ -1004,8 +1012,10 @@ static CLAIMS: [Claim; 21] = [
         seed_value: 2.5,
         quantity: "max sustainable RPS on 3.13t over 3.13 (Rust: without over with --gil), at 32 threads (80/20 /predict)",
         unit: Unit::Times,
-        band: CLOSE,
-        capped_by_cores: true,
+        band: ABOUT,
+        // Not a pure speed-up: GIL threads serve less at 32 than at their
+        // best, so the ratio may exceed the cores.
+        capped_by_cores: false,
         rust: Some(rps(4, ratio("threads", "threads --gil", At::X(32.0)))),
         real: &[rps(
             4,
