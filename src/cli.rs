@@ -63,6 +63,8 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Load an HTTP server at a constant rate (open loop) or flat out (closed loop).
     Load(LoadArgs),
+    /// Check the seeds' claims against the committed result sets: write reports/FINDINGS.md and README's findings block.
+    Findings(FindingsArgs),
 }
 
 /// The workload's parameters (DESIGN.md's table) and the executor to run it on.
@@ -205,6 +207,33 @@ impl From<SweepArgs> for sweep::SweepOptions {
             io_ms: args.io_ms,
             max_n: args.max_n,
             faults: args.faults,
+        }
+    }
+}
+
+/// `runtime-lab findings`: the page is a function of the committed sets
+/// alone, so running it again changes nothing unless a set changed.
+#[derive(Args)]
+pub struct FindingsArgs {
+    /// The reports folder: every subfolder with a results.json is a set; FINDINGS.md is written here.
+    #[arg(long, default_value = "reports")]
+    pub reports: PathBuf,
+
+    /// The README whose block between the findings markers is rewritten.
+    #[arg(long, default_value = "README.md")]
+    pub readme: PathBuf,
+
+    /// Write nothing: exit 1 when FINDINGS.md or README's block differs from what the sets produce.
+    #[arg(long)]
+    pub check: bool,
+}
+
+impl From<FindingsArgs> for sweep::findings::Options {
+    fn from(args: FindingsArgs) -> Self {
+        Self {
+            reports: args.reports,
+            readme: Some(args.readme),
+            check: args.check,
         }
     }
 }

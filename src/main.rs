@@ -24,6 +24,7 @@ fn main() -> ExitCode {
             .context("processes worker failed"),
         Command::Sweep(args) => sweep::run(&args.into()),
         Command::Load(args) => load(&args),
+        Command::Findings(args) => sweep::findings::run(&args.into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

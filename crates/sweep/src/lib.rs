@@ -10,6 +10,8 @@
 //! shares lives once, here and beside them: the machine and command of a
 //! report ([`machine`]), markdown tables and number formats ([`table`]), and
 //! colours, fonts and the PNG-then-SVG output of a figure ([`draw`]).
+//! [`findings`] reads the committed sets back and checks the seeds' claims
+//! against them (`runtime-lab findings`, which writes `reports/FINDINGS.md`).
 //!
 //! Each family plans its points as data, starts one feature store and
 //! calibrates the kernel once, runs its points in an interleaved order,
@@ -40,6 +42,7 @@
 pub mod article;
 pub mod draw;
 pub mod fanout;
+pub mod findings;
 pub mod machine;
 pub mod serving;
 pub mod table;
