@@ -239,7 +239,7 @@ pub fn parse(folder: &str, text: &str) -> anyhow::Result<Set> {
     let date = folder_date(folder)
         .or_else(|| started.get(..10).map(str::to_owned))
         .unwrap_or_default();
-    let figures = json["figures"]
+    let mut figures = json["figures"]
         .as_array()
         .context("no figures")?
         .iter()
@@ -247,7 +247,11 @@ pub fn parse(folder: &str, text: &str) -> anyhow::Result<Set> {
             Family::Client => client_figure(figure),
             Family::Server => server_figure(figure),
         })
-        .collect::<anyhow::Result<_>>()?;
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    // The article's scenario figures (server figures 5-7) sit beside the others.
+    for scenario in json["scenarios"].as_array().into_iter().flatten() {
+        figures.push(scenario_figure(scenario)?);
+    }
     Ok(Set {
         folder: folder.to_owned(),
         date,
@@ -384,6 +388,61 @@ fn server_figure(json: &Value) -> anyhow::Result<Figure> {
     })
 }
 
+/// A scenario figure of the article's table: one bar per server. Its
+/// measures are read per executor, the servers of one executor (FastAPI
+/// at 1 and at W workers) as one series over their workers, so that a
+/// claim's "best" is the executor's best configuration.
+fn scenario_figure(json: &Value) -> anyhow::Result<Figure> {
+    let (id, title) = figure_head(&json["figure"])?;
+    let servers: &[Value] = json["servers"].as_array().map_or(&[], Vec::as_slice);
+    let measure = |key: &str| {
+        let mut curves: Vec<Series> = Vec::new();
+        for server in servers {
+            let executor = server["executor"].as_str().unwrap_or_default();
+            let Some(x) = server["workers"].as_f64() else {
+                continue;
+            };
+            let value = &server[key];
+            let Some(point) = (|| {
+                Some(Point {
+                    x,
+                    median: value[1].as_f64()?,
+                    min: value[2].as_f64()?,
+                    max: value[3].as_f64()?,
+                })
+            })() else {
+                continue;
+            };
+            match curves.iter_mut().find(|curve| curve.label == executor) {
+                Some(curve) => curve.points.push(point),
+                None => curves.push(Series {
+                    label: executor.to_owned(),
+                    points: vec![point],
+                }),
+            }
+        }
+        for curve in &mut curves {
+            curve.points.sort_by(|a, b| a.x.total_cmp(&b.x));
+        }
+        curves
+    };
+    Ok(Figure {
+        id,
+        title,
+        x_name: "W",
+        io_ms: None,
+        measures: vec![
+            (SCENARIO_QPS.to_owned(), measure("qps")),
+            ("peak RSS (MiB)".to_owned(), measure("peak_rss_mib")),
+            ("RSS at rest (MiB)".to_owned(), measure("rest_rss_mib")),
+        ],
+    })
+}
+
+/// The throughput measure of a scenario figure, named as figures 1's panel
+/// is, so that one claim's reading works on either.
+pub const SCENARIO_QPS: &str = "max sustainable RPS";
+
 fn figure_head(figure: &Value) -> anyhow::Result<(u8, String)> {
     let id = figure["id"]
         .as_u64()
@@ -449,5 +508,27 @@ mod tests {
             (point.x, point.median, point.min, point.max),
             (1.0, 200.0, 190.0, 210.0)
         );
+    }
+
+    #[test]
+    fn an_article_set_reads_each_executor_as_one_series_over_its_workers() {
+        let article = r#"{"machine":{"cores":2,"cpu_model":"X"},"scale":{"name":"quick"},
+            "sweep":{"command":"runtime-lab sweep --server --figures 5","started":"2026-12-04 19:00:00 UTC"},
+            "figures":[],
+            "scenarios":[{"figure":{"id":5,"title":"5. ping"},"servers":[
+                {"executor":"py-uvicorn","label":"py-uvicorn -w 2","workers":2,"qps":[0.0,900.0,850.0,950.0]},
+                {"executor":"py-uvicorn","label":"py-uvicorn -w 1","workers":1,"qps":[0.0,1000.0,990.0,1010.0]},
+                {"executor":"go-gin","label":"go-gin -w 2","workers":2,"qps":null}]}]}"#;
+        let set = parse("2026-12-04-server-article-quick-2c", article).expect("an article set");
+        assert_eq!(set.kind, Kind::SERVER_QUICK);
+        let figure = set.figure(5).expect("figure 5");
+        let uvicorn = figure
+            .series(SCENARIO_QPS, "py-uvicorn")
+            .expect("FastAPI's series");
+        let xs: Vec<f64> = uvicorn.points.iter().map(|point| point.x).collect();
+        assert_eq!(xs, [1.0, 2.0]);
+        assert_eq!(uvicorn.at(1.0).unwrap().median, 1000.0);
+        // A server without a measured rate has no point, and so no series.
+        assert!(figure.series(SCENARIO_QPS, "go-gin").is_none());
     }
 }

@@ -270,9 +270,21 @@ where
             String::new()
         }
     };
+    // Whole numbers without a decimal point (`100`, not `100.0`); small
+    // values keep the digits that tell them apart.
+    let plain = |v: &f64| {
+        if v.abs() >= 10.0 || (v - v.round()).abs() < 1e-9 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.1}")
+        }
+    };
     let mut mesh = chart.configure_mesh();
+    mesh.y_labels(10).y_label_formatter(&plain);
     if panel.x_powers_of_two {
         mesh.x_labels(8).x_label_formatter(&powers_of_two);
+    } else {
+        mesh.x_label_formatter(&plain);
     }
     mesh.x_desc(panel.x_label.as_str())
         .y_desc(panel.y_label.as_str())

@@ -150,10 +150,7 @@ pub fn run(args: &SweepOptions) -> anyhow::Result<()> {
     }
     let plan = plan_for(args, scale, machine.cores)?;
     let out = args.out.clone().unwrap_or_else(|| {
-        Path::new("reports").join(format!(
-            "{date}-server-{}-{}c",
-            plan.scale.name, machine.cores
-        ))
+        Path::new("reports").join(default_folder(&date, &plan, args, machine.cores))
     });
     let created = prepare_out_dir(&out)?;
     let swept = sweep_into(args, &plan, &out, &machine, started, started_at);
@@ -161,6 +158,23 @@ pub fn run(args: &SweepOptions) -> anyhow::Result<()> {
         let _ = std::fs::remove_dir(&out);
     }
     swept
+}
+
+/// The default output folder: `<date>-server-[article-]<quick|full>[-baselines]-<cores>c`,
+/// so that the article's table, a set with the baselines and one without
+/// do not write into each other.
+fn default_folder(date: &str, plan: &ServingPlan, args: &SweepOptions, cores: usize) -> String {
+    let article = !plan.figures.is_empty()
+        && plan
+            .figures
+            .iter()
+            .all(|figure| figure.axis == Axis::Scenario);
+    format!(
+        "{date}-server-{}{}{}-{cores}c",
+        if article { "article-" } else { "" },
+        plan.scale.name,
+        if args.baselines { "-baselines" } else { "" },
+    )
 }
 
 /// The figures selected with `--figures`, with the series `--executors`
