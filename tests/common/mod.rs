@@ -315,30 +315,33 @@ pub fn is_alive(pid: u32) -> bool {
 /// skipping what is not installed.
 pub const REQUIRE_BASELINES: &str = "RUNTIME_LAB_REQUIRE_BASELINES";
 
-/// The client baselines (`run -e NAME`) installed here; panics if some are
-/// missing where [`REQUIRE_BASELINES`] is set.
-pub fn installed_baselines() -> Vec<&'static lab::baselines::Baseline> {
+/// The client baselines (`run -e NAME`) installed here, each on every
+/// interpreter it runs on (`py-threads`, `py-threads@3.13t`, ...); panics
+/// if some are missing where [`REQUIRE_BASELINES`] is set.
+pub fn installed_baselines() -> Vec<lab::baselines::Configured> {
     installed_baselines_of(lab::baselines::Role::Client)
 }
 
-/// The server baselines (`serve -e NAME`) installed here; panics if some
-/// are missing where [`REQUIRE_BASELINES`] is set.
-pub fn installed_server_baselines() -> Vec<&'static lab::baselines::Baseline> {
+/// The server baselines (`serve -e NAME`) installed here, each on every
+/// interpreter it runs on; panics if some are missing where
+/// [`REQUIRE_BASELINES`] is set.
+pub fn installed_server_baselines() -> Vec<lab::baselines::Configured> {
     installed_baselines_of(lab::baselines::Role::Server)
 }
 
-fn installed_baselines_of(role: lab::baselines::Role) -> Vec<&'static lab::baselines::Baseline> {
-    let (installed, missing): (Vec<_>, Vec<_>) = lab::baselines::ALL
-        .iter()
-        .filter(|baseline| baseline.role == role)
+fn installed_baselines_of(role: lab::baselines::Role) -> Vec<lab::baselines::Configured> {
+    let (installed, missing): (Vec<_>, Vec<_>) = lab::baselines::configurations_of(role)
+        .into_iter()
         .partition(|baseline| baseline.installed().is_ok());
     if !missing.is_empty() {
         let names: Vec<&str> = missing.iter().map(|b| b.name).collect();
         assert!(
             std::env::var_os(REQUIRE_BASELINES).is_none(),
-            "{REQUIRE_BASELINES} is set but {names:?} are not installed: run scripts/baselines/install"
+            "{REQUIRE_BASELINES} is set but {names:?} are not installed: run scripts/baselines/install python interpreters go"
         );
-        eprintln!("not installed here (run scripts/baselines/install): {names:?}");
+        eprintln!(
+            "not installed here (run scripts/baselines/install python interpreters go): {names:?}"
+        );
     }
     installed
 }

@@ -23,6 +23,7 @@ import os
 import resource
 import struct
 import sys
+import sysconfig
 import time
 
 MASK64 = (1 << 64) - 1
@@ -258,13 +259,18 @@ def available_cores():
 
 
 def interpreter():
-    """The runtime this baseline stands on, e.g. "CPython 3.11.7"."""
+    """The runtime this baseline stands on, e.g. "CPython 3.11.7", or
+    "CPython 3.13.5t" for a free-threaded build (configured --disable-gil)."""
     version = ".".join(str(part) for part in sys.version_info[:3])
-    return f"{sys.implementation.name.replace('cpython', 'CPython')} {version}"
+    build = "t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""
+    return f"{sys.implementation.name.replace('cpython', 'CPython')} {version}{build}"
 
 
 def has_gil():
-    """Whether this interpreter runs with its global interpreter lock."""
+    """Whether this process runs with its global interpreter lock now:
+    `sys._is_gil_enabled()` on 3.13 and later, always on before. Asked after
+    the imports, since importing an extension module that does not declare
+    free-threading support turns the GIL back on in a free-threaded build."""
     is_enabled = getattr(sys, "_is_gil_enabled", None)
     return True if is_enabled is None else bool(is_enabled())
 
@@ -446,7 +452,10 @@ class RunClock:
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         return (own.ru_utime + children.ru_utime, own.ru_stime + children.ru_stime)
 
-    def report(self, workload, executor, outcomes):
+    def report(self, workload, executor, outcomes, workers_gil=()):
+        """The run report; `workers_gil` holds has_gil() of each worker
+        process, so that the GIL counts as enabled if it was anywhere."""
+        gil_enabled = has_gil() or any(workers_gil)
         user, system = self._usage()
         self.threads.sample()
         children_rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -480,7 +489,7 @@ class RunClock:
             "workers": workload.workers,
             "connections": workload.connections,
             "max_in_flight": None,
-            "gil": has_gil(),
+            "gil": gil_enabled,
             "cores": cores,
             "wall_ms": wall_ms,
             "ideal_ms": ideal_ms,
@@ -507,6 +516,8 @@ class RunClock:
             "upstream": workload.upstream,
             "upstream_kind": workload.upstream_kind,
             "runtime": interpreter(),
+            "interpreter": interpreter(),
+            "gil_enabled": gil_enabled,
         }
 
 
