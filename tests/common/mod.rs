@@ -201,6 +201,45 @@ impl ServerProcess {
         ServerProcess { child, addr }
     }
 
+    /// Starts `runtime-lab serve ARGS --addr 127.0.0.1:0` for a server
+    /// baseline, waits for its readiness line, and reads its stderr up to
+    /// the line that says a Python baseline's runtime (`baseline NAME:
+    /// interpreter ..., gil_enabled ...`), which it returns (empty for a
+    /// Go baseline); the rest of
+    /// its stderr is passed on to this test's.
+    pub fn start_baseline(name: &str, args: &[&str]) -> (Self, String) {
+        use std::io::BufRead;
+        let mut command = runtime_lab();
+        command
+            .args(["serve", "-e", name])
+            .args(args)
+            .args(["--addr", "127.0.0.1:0"])
+            .stderr(std::process::Stdio::piped());
+        let (mut child, addr) = start_until_listening(command);
+        let mut stderr = std::io::BufReader::new(child.stderr.take().expect("piped stderr"));
+        let prefix = format!("baseline {name}: ");
+        let mut line = String::new();
+        // Only a Python baseline says its runtime.
+        let python = lab::baselines::interpreter_of(name).is_some();
+        let runtime = loop {
+            if !python {
+                break String::new();
+            }
+            line.clear();
+            match stderr.read_line(&mut line) {
+                Ok(0) | Err(_) => panic!("serve -e {name} said nothing of its runtime on stderr"),
+                Ok(_) if line.starts_with(&prefix) => break line.trim().to_owned(),
+                Ok(_) => eprint!("{line}"),
+            }
+        };
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                eprintln!("{line}");
+            }
+        });
+        (ServerProcess { child, addr }, runtime)
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -33,8 +33,6 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_VALUES = 100_000
 # First backoff before a retry; each retry doubles it, with jitter.
 BASE_BACKOFF_S = 0.020
-# The weights (i % 16) + 1 of the kernel's weighted sum, as floats.
-WEIGHTS = [float(i) + 1.0 for i in range(16)]
 # The value of each body byte, byte / 255.0, looked up rather than divided
 # again for every byte (the same correctly rounded quotients).
 BYTE_VALUES = [float(byte) / 255.0 for byte in range(256)]
@@ -97,10 +95,16 @@ def kernel_round(values, round_index):
     shift = float(round_index % 7) * 1e-3
     weighted = 0.0
     peak = F64_MIN
-    weights = WEIGHTS
+    # This thread's own weights, and |z| without the builtin abs: on a
+    # free-threaded build every thread that touches a shared object (a
+    # module's list of floats, the abs function) updates its reference count
+    # atomically, and threads that do so for every value contend for the
+    # same cache lines, which would hide the parallelism under test. The
+    # weights are the same floats, and 1.0 + |z| is the same sum for -0.0.
+    weights = [float(i) + 1.0 for i in range(16)]
     for i, value in enumerate(values):
         z = (value - mean) * inv_std + shift
-        transformed = z / (1.0 + abs(z)) + 0.05 * z * z
+        transformed = z / (1.0 + (z if z >= 0.0 else -z)) + 0.05 * z * z
         weighted += transformed * weights[i & 15]
         if transformed > peak:
             peak = transformed

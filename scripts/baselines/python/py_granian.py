@@ -9,7 +9,8 @@ pooled connections: under the GIL (3.13) the threads' CPU work takes turns
 the free-threaded build, as a thread of this one process.
 
 It prints one line, "listening on http://HOST:PORT" and its runtime, once
-its socket listens and the app is loaded, and stops on SIGINT or SIGTERM.
+the app is loaded and the port accepts connections, and stops on SIGINT or
+SIGTERM.
 
 Run with: cargo run --release -- serve -e py-granian@3.13t -w 8
 """
@@ -46,8 +47,7 @@ LOG_TO_STDERR = {
 
 def load_app():
     """The WSGI app, loaded where Granian's worker runs; in a worker process
-    this is the moment it is ready (the socket listens already), so it
-    announces the server."""
+    it announces the server once the worker accepts connections."""
     settings = server.from_environment()
     workload = settings.workload
     if not WORKER_IS_A_THREAD:
@@ -56,7 +56,7 @@ def load_app():
     app = py_gunicorn.create_app(workload)
     server.record_gil()
     if not WORKER_IS_A_THREAD:
-        server.announce(settings.host, settings.port)
+        server.announce_once_accepting(settings.host, settings.port)
     return app
 
 
@@ -77,8 +77,8 @@ def main():
     )
     if WORKER_IS_A_THREAD:
         # The app was loaded in this process before the socket was bound;
-        # the startup hooks run once it listens, before the worker thread starts.
-        granian.on_startup(lambda: server.announce(settings.host, settings.port))
+        # the startup hooks run once it is bound, before the worker thread starts.
+        granian.on_startup(lambda: server.announce_once_accepting(settings.host, settings.port))
     granian.serve(target_loader=load_app, wrap_loader=False)
 
 

@@ -25,8 +25,11 @@ import copy
 import json
 import os
 import shutil
+import socket
 import sys
 import tempfile
+import threading
+import time
 from types import SimpleNamespace
 
 import lab
@@ -269,6 +272,26 @@ def runtime():
         "gil_enabled": any(states),
         "processes": len(states),
     }
+
+
+def announce_once_accepting(host, port, poll_s=0.02, within_s=60):
+    """Announces the server from a thread once a connection to HOST:PORT
+    succeeds: for a server whose socket is bound before the process that
+    accepts on it has started (Granian's worker); a server that never
+    accepts within `within_s` says nothing, and the CLI reports it."""
+
+    def wait_then_announce():
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((host, port), timeout=1).close()
+            except OSError:
+                time.sleep(poll_s)
+                continue
+            announce(host, port)
+            return
+
+    threading.Thread(target=wait_then_announce, name="announce", daemon=True).start()
 
 
 def announce(host, port):
