@@ -117,10 +117,11 @@ const GUNICORN_COST: Cost = Cost {
 };
 
 /// The talk's one-process servers (gunicorn gthread and gevent, Granian):
-/// the parent imports Flask, the server and requests and calibrates; its
-/// W threads (or greenlets) cost next to nothing to start.
+/// the parent imports Flask, the server and requests and calibrates (0.5 to
+/// 0.8 s to the readiness line at W = 8 on 2 busy cores); its W threads (or
+/// greenlets) cost next to nothing to start.
 const THREADED_COST: Cost = Cost {
-    start_ms: 2_000.0,
+    start_ms: 1_000.0,
     per_request_ms: 3.0,
     per_process_ms: 1.0,
 };

@@ -40,6 +40,7 @@ pub mod fanout;
 pub mod machine;
 pub mod serving;
 pub mod table;
+pub mod talk;
 
 use anyhow::Context;
 use lab::args::FaultArgs;

@@ -289,10 +289,11 @@ pub struct ServingScale {
     pub confirm: Duration,
     /// The search narrows its bracket to within this share.
     pub resolution: f64,
-    /// The most workers a Python server baseline gets on the workers axis:
-    /// each of its workers is an interpreter that takes most of a second to
-    /// start (`None`: every x value).
-    pub python_max_workers: Option<u32>,
+    /// The workers a Python server baseline gets on the workers axis, of
+    /// `workers`: each of its workers is an interpreter (or a thread of
+    /// one) that takes most of a second to start, and every Python server
+    /// of figures 1 and 4 runs at each (`None`: every x value).
+    pub python_workers: Option<Vec<u32>>,
     /// Repeats per point: each point is their median, with their range.
     pub repeat: u32,
 }
@@ -312,13 +313,14 @@ impl ServingScale {
             warmup: Duration::from_millis(300),
             confirm: Duration::from_secs(4),
             resolution: 0.05,
-            python_max_workers: None,
+            python_workers: None,
             repeat: 3,
         }
     }
 
-    /// The same figures with two repeats, shorter probes, fewer workers and
-    /// a 10% resolution: within ten minutes on 2 cores (see
+    /// The same figures with two repeats, shorter probes, fewer workers (the
+    /// Python servers at W = 1 and 8) and a 10% resolution: within ten
+    /// minutes on 2 cores, fifteen with the baselines (see
     /// [`ServingPlan::estimate`]).
     pub fn quick() -> Self {
         ServingScale {
@@ -330,7 +332,7 @@ impl ServingScale {
             warmup: Duration::from_millis(200),
             confirm: Duration::from_millis(1500),
             resolution: 0.10,
-            python_max_workers: Some(8),
+            python_workers: Some(vec![1, 8]),
             repeat: 2,
             ..ServingScale::full()
         }
@@ -342,14 +344,20 @@ impl ServingScale {
     }
 
     /// The workers axis' values for `series`: fewer for a Python baseline
-    /// when [`ServingScale::python_max_workers`] says so.
+    /// when [`ServingScale::python_workers`] says so.
     pub fn workers_of(&self, series: &Series) -> Vec<u32> {
         let python = baselines::find(series.executor)
             .is_some_and(|baseline| baseline.language == baselines::Language::Python);
         self.workers
             .iter()
             .copied()
-            .filter(|&w| !python || self.python_max_workers.is_none_or(|max| w <= max))
+            .filter(|w| {
+                !python
+                    || self
+                        .python_workers
+                        .as_ref()
+                        .is_none_or(|only| only.contains(w))
+            })
             .collect()
     }
 
@@ -516,7 +524,9 @@ pub fn figures(cores: u32) -> Vec<Figure> {
 }
 
 /// `figures` with the server baselines of [`FIGURE_BASELINES`] added, and
-/// those of [`BASELINES_LEFT_OUT`] named; `cores` is the pool size.
+/// those of [`BASELINES_LEFT_OUT`] named, then the free-threading talk's
+/// figure 4 ([`crate::talk::figure`], less the series figure 1 measures for
+/// it); `cores` is the pool size.
 pub fn with_baselines(mut figures: Vec<Figure>, cores: u32) -> Vec<Figure> {
     for figure in &mut figures {
         let added = FIGURE_BASELINES
@@ -537,6 +547,10 @@ pub fn with_baselines(mut figures: Vec<Figure>, cores: u32) -> Vec<Figure> {
                 .map(|&(_, executor, why)| (executor, why)),
         );
     }
+    if !figures.iter().any(|f| f.id == crate::talk::FIGURE_ID) {
+        figures.push(crate::talk::figure());
+    }
+    crate::talk::share_series(&mut figures);
     figures
 }
 
