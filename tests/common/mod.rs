@@ -166,6 +166,8 @@ pub fn available_executors() -> Vec<String> {
     assert!(output.status.success());
     String::from_utf8_lossy(&output.stdout)
         .lines()
+        // The executors and baselines; the interpreters follow a blank line.
+        .take_while(|line| !line.is_empty())
         .filter(|line| !line.contains("[unavailable"))
         .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
         .filter(|name| lab::baselines::find(name).is_none())

@@ -450,7 +450,9 @@ static NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
     names
 });
 
-/// Every baseline name accepted, bare and `NAME@INTERP` (see [`NAMES`]).
+/// Every baseline name accepted: each bare name, and each Python baseline
+/// on each other interpreter as `NAME@INTERP` (those it cannot run on too,
+/// so that asking for one says why).
 pub fn names() -> impl Iterator<Item = &'static str> {
     NAMES.iter().map(String::as_str)
 }

@@ -15,6 +15,9 @@ SIGTERM.
 Run with: cargo run --release -- serve -e py-granian@3.13t -w 8
 """
 
+import atexit
+import os
+import sys
 import sysconfig
 
 from granian.constants import Interfaces
@@ -80,6 +83,14 @@ def main():
         # the startup hooks run once it is bound, before the worker thread starts.
         granian.on_startup(lambda: server.announce_once_accepting(settings.host, settings.port))
     granian.serve(target_loader=load_app, wrap_loader=False)
+    if WORKER_IS_A_THREAD:
+        # Granian has stopped its worker; finalizing the interpreter with
+        # Granian's Rust threads still parked can panic them (an abort on
+        # 3.13t), so the exit handlers run and the process ends here.
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 if __name__ == "__main__":
