@@ -161,3 +161,64 @@ fn a_baseline_on_an_interpreter_it_cannot_run_on_exits_2_naming_why() {
         .expect("runtime-lab starts");
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn a_gil_turned_back_on_shows_as_gil_enabled_true() {
+    if !installed("3.13t") {
+        return;
+    }
+    // PYTHON_GIL=1 turns the GIL on in a free-threaded build at start-up,
+    // as importing an extension module without free-threading support does.
+    let store = StoreProcess::start(&[]);
+    let upstream = format!("http://{}", store.addr);
+    for client in ["py-threads@3.13t", "py-processes@3.13t"] {
+        let output = runtime_lab()
+            .env("PYTHON_GIL", "1")
+            .args([
+                "run", "-e", client, "--json", "-n", "2", "-w", "2", "--io-ms", "1",
+            ])
+            .args(["--upstream", &upstream])
+            .output()
+            .expect("runtime-lab starts");
+        assert!(output.status.success(), "{client}: {output:?}");
+        let report = common::parse_single_json(&output);
+        assert_eq!(
+            report["interpreter"], "CPython 3.13.5t",
+            "{client}: {report}"
+        );
+        assert_eq!(report["gil_enabled"], true, "{client}: {report}");
+    }
+    let mut command = runtime_lab();
+    command
+        .env("PYTHON_GIL", "1")
+        .args([
+            "serve",
+            "-e",
+            "py-gthread@3.13t",
+            "-w",
+            "2",
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .args(["--upstream", &upstream])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("runtime-lab starts");
+    use std::io::BufRead;
+    let mut ready = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .expect("a readiness line");
+    assert!(ready.starts_with("listening on http://"), "{ready:?}");
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let runtime = stderr
+        .lines()
+        .map_while(Result::ok)
+        .find(|line| line.starts_with("baseline py-gthread@3.13t: "))
+        .expect("serve says the baseline's runtime");
+    common::signal(child.id(), "TERM");
+    let status = child.wait().expect("serve exits");
+    assert!(status.success(), "{status}");
+    assert!(runtime.contains("gil_enabled true"), "{runtime}");
+    assert!(runtime.contains("not free threading"), "{runtime}");
+}
