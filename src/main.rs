@@ -158,25 +158,55 @@ fn load(args: &LoadArgs) -> anyhow::Result<()> {
 }
 
 fn list(out: &mut impl Write) -> std::io::Result<()> {
-    let rows = executors::ALL
-        .iter()
-        .map(|e| (e.name, e.summary, (e.available)()))
-        .chain(
-            baselines::ALL
-                .iter()
-                .map(|b| (b.name, b.summary, b.installed())),
-        );
+    let configurations: Vec<baselines::Configured> = baselines::names()
+        .filter_map(|name| baselines::resolve(name)?.ok())
+        .collect();
     let width = executors::ALL
         .iter()
         .map(|e| e.name)
         .chain(baselines::names())
+        .chain(baselines::INTERPRETERS.iter().map(|i| i.name))
         .map(str::len)
         .max()
         .unwrap_or(0);
+    let rows = executors::ALL
+        .iter()
+        .map(|e| (e.name, e.summary.to_owned(), (e.available)()))
+        .chain(configurations.iter().enumerate().map(|(index, c)| {
+            let first = index == 0 || configurations[index - 1].baseline.name != c.baseline.name;
+            let summary = match c.interpreter {
+                // The summary once, with the interpreters it runs on, on
+                // its first line; then one short line per other interpreter.
+                Some(_) if first => format!(
+                    "{} (runs on {})",
+                    c.baseline.summary,
+                    c.baseline.interpreter_names()
+                ),
+                Some(interpreter) => format!("{} on {}", c.baseline.name, interpreter.name),
+                None => c.baseline.summary.to_owned(),
+            };
+            (c.name, summary, c.installed())
+        }));
     for (name, summary, status) in rows {
         match status {
             Ok(()) => writeln!(out, "{name:<width$}  {summary}")?,
             Err(reason) => writeln!(out, "{name:<width$}  {summary} [unavailable: {reason}]")?,
+        }
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Python baselines run on an interpreter, as NAME@INTERP (a bare name: {}):",
+        baselines::SYSTEM_INTERPRETER
+    )?;
+    for interpreter in baselines::INTERPRETERS {
+        match interpreter.installed() {
+            Ok(()) => writeln!(out, "{:<width$}  {}", interpreter.name, interpreter.summary)?,
+            Err(reason) => writeln!(
+                out,
+                "{:<width$}  {} [not installed: {reason}]",
+                interpreter.name, interpreter.summary
+            )?,
         }
     }
     Ok(())

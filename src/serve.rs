@@ -18,7 +18,7 @@
 
 use anyhow::{Context, bail};
 use lab::args::{FaultArgs, ServeArgs};
-use lab::baselines::{self, Baseline};
+use lab::baselines::{self, Configured};
 use lab::executors::{self, Serve};
 use lab::limits;
 use lab::upstream::{self, Upstream, UsageError};
@@ -40,8 +40,8 @@ const CHILD_POLL: Duration = Duration::from_millis(200);
 
 /// Runs `runtime-lab serve` until SIGINT or SIGTERM.
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
-    if let Some(baseline) = baselines::find(&args.executor) {
-        return serve_baseline(args, baseline);
+    if let Some(baseline) = baselines::resolve(&args.executor) {
+        return serve_baseline(args, &baseline?);
     }
     let executor = executors::find(&args.executor)?;
     let Some(serve) = executor.serve.as_ref() else {
@@ -92,7 +92,7 @@ const BASELINE_STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Serves a server baseline as the one child process: it listens on the
 /// checked port, and its readiness line becomes this server's.
-fn serve_baseline(args: &ServeArgs, baseline: &Baseline) -> anyhow::Result<()> {
+fn serve_baseline(args: &ServeArgs, baseline: &Configured) -> anyhow::Result<()> {
     baseline.check_serve(args)?;
     let addr = free_addr(args)?;
     limits::raise_open_file_limit();
@@ -165,13 +165,80 @@ fn serve_baseline(args: &ServeArgs, baseline: &Baseline) -> anyhow::Result<()> {
             status.map_or("still running".to_owned(), |status| status.to_string())
         );
     }
+    let runtime = BaselineRuntime::of(baseline, &line)?;
     announce(addr);
+    if let Some(runtime) = runtime {
+        eprintln!("{}", runtime.describe(baseline));
+    }
     while !control.wait_stopped(CHILD_POLL) {
         if let Ok(Some(status)) = children.processes[0].try_wait() {
             bail!("baseline {} exited ({status})", baseline.name);
         }
     }
     Ok(())
+}
+
+/// What a Python server baseline says about its runtime after the address
+/// on its readiness line (a JSON object), measured once every process had
+/// imported its packages.
+#[derive(Debug)]
+struct BaselineRuntime {
+    /// The interpreter, e.g. `CPython 3.13.5t`.
+    interpreter: String,
+    /// Whether `sys._is_gil_enabled()` was true in any of its processes.
+    gil_enabled: bool,
+    /// Its processes that reported.
+    processes: u32,
+}
+
+impl BaselineRuntime {
+    /// The runtime on a baseline's readiness line `line`: required of a
+    /// Python baseline, absent for a Go one.
+    fn of(baseline: &Configured, line: &str) -> anyhow::Result<Option<Self>> {
+        let rest = line.trim().strip_prefix(READY_PREFIX).unwrap_or_default();
+        let said = rest.split_once(' ').map(|(_, said)| said.trim());
+        match (baseline.interpreter, said) {
+            (None, _) => Ok(None),
+            (Some(_), Some(said)) => {
+                let said: serde_json::Value = serde_json::from_str(said).unwrap_or_default();
+                let runtime = said["interpreter"].as_str().and_then(|interpreter| {
+                    Some(BaselineRuntime {
+                        interpreter: interpreter.to_owned(),
+                        gil_enabled: said["gil_enabled"].as_bool()?,
+                        processes: u32::try_from(said["processes"].as_u64()?).ok()?,
+                    })
+                });
+                match runtime {
+                    Some(runtime) => Ok(Some(runtime)),
+                    None => bail!(
+                        "baseline {}'s readiness line does not say its runtime (interpreter, gil_enabled, processes): {line:?}",
+                        baseline.name
+                    ),
+                }
+            }
+            (Some(_), None) => bail!(
+                "baseline {}'s readiness line does not say its interpreter and GIL: {line:?}",
+                baseline.name
+            ),
+        }
+    }
+
+    /// The line `serve` prints on stderr once the baseline is ready, with a
+    /// warning when a free-threaded interpreter ran with the GIL.
+    fn describe(&self, baseline: &Configured) -> String {
+        let mut line = format!(
+            "baseline {}: interpreter {}, gil_enabled {} ({} process{})",
+            baseline.name,
+            self.interpreter,
+            self.gil_enabled,
+            self.processes,
+            if self.processes == 1 { "" } else { "es" }
+        );
+        if self.gil_enabled && baseline.interpreter.is_some_and(|i| i.free_threaded) {
+            line += "; warning: the GIL is enabled on a free-threaded interpreter (an extension module without free-threading support re-enabled it), so this is not free threading";
+        }
+        line
+    }
 }
 
 /// The upstream of `serve`: an embedded feature store, or `--upstream`

@@ -12,7 +12,7 @@
 mod common;
 
 use common::runtime_lab;
-use lab::baselines::{Baseline, Role};
+use lab::baselines::{Configured, Role};
 use std::process::Command;
 
 fn without_baselines(args: &[&str]) -> Command {
@@ -26,10 +26,17 @@ fn without_baselines(args: &[&str]) -> Command {
     command
 }
 
+/// Every baseline on every interpreter it runs on, clients then servers.
+fn every_configuration() -> Vec<Configured> {
+    let mut all = lab::baselines::configurations_of(Role::Client);
+    all.extend(lab::baselines::configurations_of(Role::Server));
+    all
+}
+
 /// The command that starts `baseline` the way its role takes: `run` a
 /// client, `serve` a server.
-fn start_args(baseline: &Baseline) -> Vec<&'static str> {
-    match baseline.role {
+fn start_args(baseline: &Configured) -> Vec<&'static str> {
+    match baseline.baseline.role {
         Role::Client => vec!["run", "-e", baseline.name, "-n", "1", "--io-ms", "0"],
         Role::Server => vec!["serve", "-e", baseline.name, "--addr", "127.0.0.1:0"],
     }
@@ -37,7 +44,7 @@ fn start_args(baseline: &Baseline) -> Vec<&'static str> {
 
 #[test]
 fn run_and_serve_refuse_a_missing_baseline_with_exit_2_and_the_install_command() {
-    for baseline in lab::baselines::ALL {
+    for baseline in &every_configuration() {
         let output = without_baselines(&start_args(baseline))
             .output()
             .expect("runtime-lab starts");
@@ -57,7 +64,7 @@ fn list_marks_missing_baselines_unavailable_and_keeps_the_executors() {
         .expect("runtime-lab starts");
     assert!(output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
-    for baseline in lab::baselines::ALL {
+    for baseline in every_configuration() {
         let line = stdout
             .lines()
             .find(|line| line.split_whitespace().next() == Some(baseline.name))
@@ -69,8 +76,8 @@ fn list_marks_missing_baselines_unavailable_and_keeps_the_executors() {
 
 #[test]
 fn run_refuses_a_server_baseline_and_serve_a_client_one_with_a_hint() {
-    for baseline in lab::baselines::ALL {
-        let (command, hint) = match baseline.role {
+    for baseline in every_configuration() {
+        let (command, hint) = match baseline.baseline.role {
             Role::Server => ("run", format!("serve -e {}", baseline.name)),
             Role::Client => ("serve", format!("run -e {}", baseline.name)),
         };

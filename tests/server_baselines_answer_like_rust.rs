@@ -1,8 +1,10 @@
-//! Every installed server baseline (FastAPI on uvicorn, Flask on gunicorn,
-//! Go's net/http), served by `runtime-lab serve -e NAME`, answers
-//! `/predict?id=N` with the digest that `tokio-mt` answers for the same
-//! workload, and SIGTERM to `serve` stops it with every process it started
-//! and frees its port.
+//! Every installed server baseline (FastAPI on uvicorn, Flask on gunicorn's
+//! sync, gthread and gevent workers and on Granian, Go's net/http and Gin),
+//! on every interpreter it runs on, served by `runtime-lab serve -e NAME`,
+//! answers `/predict?id=N` with the digest that `tokio-mt` answers for the
+//! same workload, says its interpreter and whether the GIL was enabled in
+//! any of its processes (false on 3.13t, true elsewhere), and SIGTERM to
+//! `serve` stops it with every process it started and frees its port.
 
 mod common;
 
@@ -45,6 +47,11 @@ fn every_installed_server_baseline_answers_the_tokio_mt_digest_and_stops_on_sigt
         args.extend_from_slice(&workload);
         ServerProcess::start(&args)
     };
+    let serve_baseline = |name: &str, workers: &str| {
+        let mut args = vec!["-w", workers];
+        args.extend_from_slice(&workload);
+        ServerProcess::start_baseline(name, &args)
+    };
     let expected = digests(&serve("tokio-mt", "2"), "tokio-mt");
     assert_ne!(expected[0], expected[1], "different ids, different digests");
 
@@ -55,8 +62,22 @@ fn every_installed_server_baseline_answers_the_tokio_mt_digest_and_stops_on_sigt
         cases.push(("py-uvicorn", "1"));
     }
     for (name, workers) in cases {
-        let mut server = serve(name, workers);
+        let (mut server, runtime) = serve_baseline(name, workers);
         let label = format!("{name} -w {workers}");
+        eprintln!("{label}: {runtime}");
+        if let Some(interpreter) = lab::baselines::interpreter_of(name) {
+            let gil = !interpreter.free_threaded;
+            assert!(
+                runtime.contains(&format!("gil_enabled {gil} ")),
+                "{label}: {runtime}"
+            );
+            // `CPython 3.13.5t,` names the free-threaded build.
+            assert_eq!(
+                runtime.contains("t, gil_enabled"),
+                interpreter.free_threaded,
+                "{label}: {runtime}"
+            );
+        }
         assert_eq!(
             digests(&server, &label),
             expected,

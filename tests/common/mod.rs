@@ -166,6 +166,8 @@ pub fn available_executors() -> Vec<String> {
     assert!(output.status.success());
     String::from_utf8_lossy(&output.stdout)
         .lines()
+        // The executors and baselines; the interpreters follow a blank line.
+        .take_while(|line| !line.is_empty())
         .filter(|line| !line.contains("[unavailable"))
         .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
         .filter(|name| lab::baselines::find(name).is_none())
@@ -199,6 +201,45 @@ impl ServerProcess {
             .args(["--addr", "127.0.0.1:0"]);
         let (child, addr) = start_until_listening(command);
         ServerProcess { child, addr }
+    }
+
+    /// Starts `runtime-lab serve ARGS --addr 127.0.0.1:0` for a server
+    /// baseline, waits for its readiness line, and reads its stderr up to
+    /// the line that says a Python baseline's runtime (`baseline NAME:
+    /// interpreter ..., gil_enabled ...`), which it returns (empty for a
+    /// Go baseline); the rest of
+    /// its stderr is passed on to this test's.
+    pub fn start_baseline(name: &str, args: &[&str]) -> (Self, String) {
+        use std::io::BufRead;
+        let mut command = runtime_lab();
+        command
+            .args(["serve", "-e", name])
+            .args(args)
+            .args(["--addr", "127.0.0.1:0"])
+            .stderr(std::process::Stdio::piped());
+        let (mut child, addr) = start_until_listening(command);
+        let mut stderr = std::io::BufReader::new(child.stderr.take().expect("piped stderr"));
+        let prefix = format!("baseline {name}: ");
+        let mut line = String::new();
+        // Only a Python baseline says its runtime.
+        let python = lab::baselines::interpreter_of(name).is_some();
+        let runtime = loop {
+            if !python {
+                break String::new();
+            }
+            line.clear();
+            match stderr.read_line(&mut line) {
+                Ok(0) | Err(_) => panic!("serve -e {name} said nothing of its runtime on stderr"),
+                Ok(_) if line.starts_with(&prefix) => break line.trim().to_owned(),
+                Ok(_) => eprint!("{line}"),
+            }
+        };
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                eprintln!("{line}");
+            }
+        });
+        (ServerProcess { child, addr }, runtime)
     }
 
     /// The process id.
@@ -315,30 +356,33 @@ pub fn is_alive(pid: u32) -> bool {
 /// skipping what is not installed.
 pub const REQUIRE_BASELINES: &str = "RUNTIME_LAB_REQUIRE_BASELINES";
 
-/// The client baselines (`run -e NAME`) installed here; panics if some are
-/// missing where [`REQUIRE_BASELINES`] is set.
-pub fn installed_baselines() -> Vec<&'static lab::baselines::Baseline> {
+/// The client baselines (`run -e NAME`) installed here, each on every
+/// interpreter it runs on (`py-threads`, `py-threads@3.13t`, ...); panics
+/// if some are missing where [`REQUIRE_BASELINES`] is set.
+pub fn installed_baselines() -> Vec<lab::baselines::Configured> {
     installed_baselines_of(lab::baselines::Role::Client)
 }
 
-/// The server baselines (`serve -e NAME`) installed here; panics if some
-/// are missing where [`REQUIRE_BASELINES`] is set.
-pub fn installed_server_baselines() -> Vec<&'static lab::baselines::Baseline> {
+/// The server baselines (`serve -e NAME`) installed here, each on every
+/// interpreter it runs on; panics if some are missing where
+/// [`REQUIRE_BASELINES`] is set.
+pub fn installed_server_baselines() -> Vec<lab::baselines::Configured> {
     installed_baselines_of(lab::baselines::Role::Server)
 }
 
-fn installed_baselines_of(role: lab::baselines::Role) -> Vec<&'static lab::baselines::Baseline> {
-    let (installed, missing): (Vec<_>, Vec<_>) = lab::baselines::ALL
-        .iter()
-        .filter(|baseline| baseline.role == role)
+fn installed_baselines_of(role: lab::baselines::Role) -> Vec<lab::baselines::Configured> {
+    let (installed, missing): (Vec<_>, Vec<_>) = lab::baselines::configurations_of(role)
+        .into_iter()
         .partition(|baseline| baseline.installed().is_ok());
     if !missing.is_empty() {
         let names: Vec<&str> = missing.iter().map(|b| b.name).collect();
         assert!(
             std::env::var_os(REQUIRE_BASELINES).is_none(),
-            "{REQUIRE_BASELINES} is set but {names:?} are not installed: run scripts/baselines/install"
+            "{REQUIRE_BASELINES} is set but {names:?} are not installed: run scripts/baselines/install python interpreters go"
         );
-        eprintln!("not installed here (run scripts/baselines/install): {names:?}");
+        eprintln!(
+            "not installed here (run scripts/baselines/install python interpreters go): {names:?}"
+        );
     }
     installed
 }

@@ -24,6 +24,7 @@ use pipeline::{RunReport, Workload};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::LazyLock;
 use std::time::SystemTime;
 
 /// The install script, relative to the repository root.
@@ -115,6 +116,16 @@ const GUNICORN_COST: Cost = Cost {
     per_process_ms: 30.0,
 };
 
+/// The talk's one-process servers (gunicorn gthread and gevent, Granian):
+/// the parent imports Flask, the server and requests and calibrates (0.5 to
+/// 0.8 s to the readiness line at W = 8 on 2 busy cores); its W threads (or
+/// greenlets) cost next to nothing to start.
+const THREADED_COST: Cost = Cost {
+    start_ms: 1_000.0,
+    per_request_ms: 3.0,
+    per_process_ms: 1.0,
+};
+
 /// One baseline program.
 #[derive(Debug)]
 pub struct Baseline {
@@ -133,6 +144,115 @@ pub struct Baseline {
     pub serial: bool,
     /// The sweep's cost model.
     pub cost: Cost,
+    /// The [`INTERPRETERS`] it runs on (Python only; empty for Go).
+    pub interpreters: &'static [&'static str],
+    /// The interpreters it cannot run on, each with why.
+    pub unsupported: &'static [(&'static str, &'static str)],
+}
+
+/// One CPython that the Python baselines run on, in its own virtual environment.
+#[derive(Debug)]
+pub struct Interpreter {
+    /// The name after `@` in `NAME@INTERP` (`3.13t`).
+    pub name: &'static str,
+    /// One line on what it is.
+    pub summary: &'static str,
+    /// Its virtual environment, in the install folder.
+    pub venv: &'static str,
+    /// The pinned packages of that environment, in `scripts/baselines/`.
+    pub requirements: &'static str,
+    /// The part of [`INSTALL_SCRIPT`] that installs it.
+    pub install_part: &'static str,
+    /// Built with `--disable-gil`.
+    pub free_threaded: bool,
+}
+
+/// The interpreter of a Python baseline's bare name: the system's python3.
+pub const SYSTEM_INTERPRETER: &str = "3.11";
+
+/// Every interpreter, the system's first.
+pub const INTERPRETERS: &[Interpreter] = &[
+    Interpreter {
+        name: SYSTEM_INTERPRETER,
+        summary: "the system's python3 (CPython 3.11), with the GIL: the Python baselines' bare names",
+        venv: "venv",
+        requirements: "requirements.txt",
+        install_part: "python",
+        free_threaded: false,
+    },
+    Interpreter {
+        name: "3.13",
+        summary: "CPython 3.13.5 built from Debian's source package, with the GIL",
+        venv: "venv-3.13",
+        requirements: "requirements-3.13.txt",
+        install_part: "interpreters",
+        free_threaded: false,
+    },
+    Interpreter {
+        name: "3.13t",
+        summary: "CPython 3.13.5 from the same source, configured --disable-gil: free-threaded",
+        venv: "venv-3.13t",
+        requirements: "requirements-3.13t.txt",
+        install_part: "interpreters",
+        free_threaded: true,
+    },
+];
+
+/// Every interpreter the pure-Python clients (`requests`, `aiohttp`) run on.
+const EVERY_INTERPRETER: &[&str] = &[SYSTEM_INTERPRETER, "3.13", "3.13t"];
+
+/// Why FastAPI (py-uvicorn) does not run on 3.13t.
+const NO_FASTAPI_ON_313T: &str = "FastAPI needs pydantic-core, which has no cp313t wheel (PyO3 builds none below 3.14), so requirements-3.13t.txt leaves FastAPI and uvicorn out";
+
+/// Why Granian does not run on the system's venv.
+const NO_GRANIAN_IN_SYSTEM_VENV: &str =
+    "Granian is not among the system venv's packages (requirements.txt)";
+
+/// Why gevent does not run on the system's venv.
+const NO_GEVENT_IN_SYSTEM_VENV: &str =
+    "gevent is not among the system venv's packages (requirements.txt)";
+
+/// Why gevent does not run on 3.13t.
+const NO_GEVENT_ON_313T: &str = "gevent has no cp313t wheel (and no free-threaded build), so requirements-3.13t.txt leaves it out";
+
+impl Interpreter {
+    /// Its virtual environment's Python.
+    fn python(&self) -> PathBuf {
+        install_dir().join(self.venv).join("bin").join("python")
+    }
+
+    /// Whether its virtual environment is installed with the pinned
+    /// packages, and if not, what to run.
+    pub fn installed(&self) -> Result<(), String> {
+        let rerun = format!("run {INSTALL_SCRIPT} {}", self.install_part);
+        let venv = install_dir().join(self.venv);
+        if !self.python().exists() {
+            return Err(format!(
+                "not installed (interpreter {}: {} is missing); {rerun}",
+                self.name,
+                self.python().display()
+            ));
+        }
+        // The install script copies the requirements into the venv once pip succeeded.
+        let stamp = venv.join("runtime-lab-requirements.txt");
+        let wanted = std::fs::read(sources().join(self.requirements)).ok();
+        if std::fs::read(&stamp).ok() != wanted {
+            return Err(format!(
+                "not installed: the packages of interpreter {} in {} do not match scripts/baselines/{}; {rerun}",
+                self.name,
+                venv.display(),
+                self.requirements
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The interpreter named `name` (`3.13t`), if there is one.
+pub fn interpreter(name: &str) -> Option<&'static Interpreter> {
+    INTERPRETERS
+        .iter()
+        .find(|interpreter| interpreter.name == name)
 }
 
 /// Every baseline, clients then servers, Python first, in the articles' order.
@@ -145,6 +265,8 @@ pub const ALL: &[Baseline] = &[
         program: "py_serial.py",
         serial: true,
         cost: PYTHON_COST,
+        interpreters: EVERY_INTERPRETER,
+        unsupported: &[],
     },
     Baseline {
         name: "py-asyncio",
@@ -154,6 +276,8 @@ pub const ALL: &[Baseline] = &[
         program: "py_asyncio.py",
         serial: false,
         cost: PYTHON_COST,
+        interpreters: EVERY_INTERPRETER,
+        unsupported: &[],
     },
     Baseline {
         name: "py-threads",
@@ -163,6 +287,8 @@ pub const ALL: &[Baseline] = &[
         program: "py_threads.py",
         serial: false,
         cost: PYTHON_COST,
+        interpreters: EVERY_INTERPRETER,
+        unsupported: &[],
     },
     Baseline {
         name: "py-processes",
@@ -172,6 +298,8 @@ pub const ALL: &[Baseline] = &[
         program: "py_processes.py",
         serial: false,
         cost: PYTHON_COST,
+        interpreters: EVERY_INTERPRETER,
+        unsupported: &[],
     },
     Baseline {
         name: "go-serial",
@@ -181,6 +309,8 @@ pub const ALL: &[Baseline] = &[
         program: "go-serial",
         serial: true,
         cost: GO_COST,
+        interpreters: &[],
+        unsupported: &[],
     },
     Baseline {
         name: "go-goroutines",
@@ -190,6 +320,8 @@ pub const ALL: &[Baseline] = &[
         program: "go-goroutines",
         serial: false,
         cost: GO_COST,
+        interpreters: &[],
+        unsupported: &[],
     },
     Baseline {
         name: "py-uvicorn",
@@ -199,6 +331,8 @@ pub const ALL: &[Baseline] = &[
         program: "py_uvicorn.py",
         serial: false,
         cost: UVICORN_COST,
+        interpreters: &[SYSTEM_INTERPRETER, "3.13"],
+        unsupported: &[("3.13t", NO_FASTAPI_ON_313T)],
     },
     Baseline {
         name: "py-gunicorn",
@@ -208,6 +342,44 @@ pub const ALL: &[Baseline] = &[
         program: "py_gunicorn.py",
         serial: false,
         cost: GUNICORN_COST,
+        interpreters: EVERY_INTERPRETER,
+        unsupported: &[],
+    },
+    Baseline {
+        name: "py-gthread",
+        language: Language::Python,
+        role: Role::Server,
+        summary: "Python server: the same Flask app on gunicorn's gthread worker, one process, W threads, blocking requests (Rust: threads; on 3.13t free threads, elsewhere threads --gil)",
+        program: "py_gthread.py",
+        serial: false,
+        cost: THREADED_COST,
+        interpreters: EVERY_INTERPRETER,
+        unsupported: &[],
+    },
+    Baseline {
+        name: "py-granian",
+        language: Language::Python,
+        role: Role::Server,
+        summary: "Python server: the same Flask app on Granian's WSGI interface, one worker, W blocking threads (Rust: threads; on 3.13t free threads, on 3.13 threads --gil)",
+        program: "py_granian.py",
+        serial: false,
+        cost: THREADED_COST,
+        interpreters: &["3.13", "3.13t"],
+        unsupported: &[(SYSTEM_INTERPRETER, NO_GRANIAN_IN_SYSTEM_VENV)],
+    },
+    Baseline {
+        name: "py-gevent",
+        language: Language::Python,
+        role: Role::Server,
+        summary: "Python server: the same Flask app on gunicorn's gevent worker, one process, W greenlet connections, monkey-patched requests (Rust: tokio-ct)",
+        program: "py_gevent.py",
+        serial: false,
+        cost: THREADED_COST,
+        interpreters: &["3.13"],
+        unsupported: &[
+            (SYSTEM_INTERPRETER, NO_GEVENT_IN_SYSTEM_VENV),
+            ("3.13t", NO_GEVENT_ON_313T),
+        ],
     },
     Baseline {
         name: "go-nethttp",
@@ -217,6 +389,8 @@ pub const ALL: &[Baseline] = &[
         program: "go-nethttp",
         serial: false,
         cost: GO_COST,
+        interpreters: &[],
+        unsupported: &[],
     },
     Baseline {
         name: "go-gin",
@@ -226,25 +400,141 @@ pub const ALL: &[Baseline] = &[
         program: "go-gin",
         serial: false,
         cost: GO_COST,
+        interpreters: &[],
+        unsupported: &[],
     },
 ];
 
-/// The baseline named `name`, if there is one.
+/// A baseline name's program and interpreter: `py-threads@3.13t` is
+/// (`py-threads`, `Some("3.13t")`), a bare name has no interpreter.
+pub fn split(name: &str) -> (&str, Option<&str>) {
+    match name.split_once('@') {
+        Some((program, interpreter)) => (program, Some(interpreter)),
+        None => (name, None),
+    }
+}
+
+/// The baseline row that `name` names, with or without `@INTERP`, if there is one.
 pub fn find(name: &str) -> Option<&'static Baseline> {
-    ALL.iter().find(|baseline| baseline.name == name)
+    let (program, _) = split(name);
+    ALL.iter().find(|baseline| baseline.name == program)
 }
 
-/// Every baseline's name.
+/// The interpreter that `name` runs on: the one after `@`, the system's for
+/// a bare Python name, `None` for a Go baseline, an executor or an unknown
+/// interpreter.
+pub fn interpreter_of(name: &str) -> Option<&'static Interpreter> {
+    let baseline = find(name)?;
+    if baseline.language != Language::Python {
+        return None;
+    }
+    interpreter(split(name).1.unwrap_or(SYSTEM_INTERPRETER))
+}
+
+/// Every name that `run -e`, `serve -e` and `sweep --executors` accept for
+/// a baseline: each bare name, and each Python baseline on each
+/// interpreter (those it cannot run on too, so that asking for one says why).
+static NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let mut names = Vec::new();
+    for baseline in ALL {
+        names.push(baseline.name.to_owned());
+        if baseline.language == Language::Python {
+            names.extend(
+                INTERPRETERS
+                    .iter()
+                    .filter(|interpreter| interpreter.name != SYSTEM_INTERPRETER)
+                    .map(|interpreter| format!("{}@{}", baseline.name, interpreter.name)),
+            );
+        }
+    }
+    names
+});
+
+/// Every baseline name accepted: each bare name, and each Python baseline
+/// on each other interpreter as `NAME@INTERP` (those it cannot run on too,
+/// so that asking for one says why).
 pub fn names() -> impl Iterator<Item = &'static str> {
-    ALL.iter().map(|baseline| baseline.name)
+    NAMES.iter().map(String::as_str)
 }
 
-/// The names of the baselines in `role`.
+/// The names of the baselines in `role` that run somewhere: each bare name
+/// that runs on the system's interpreter (or is Go), and each `NAME@INTERP`
+/// of another interpreter it runs on.
 pub fn names_of(role: Role) -> Vec<&'static str> {
-    ALL.iter()
-        .filter(|baseline| baseline.role == role)
-        .map(|baseline| baseline.name)
+    names()
+        .filter(|name| find(name).is_some_and(|baseline| baseline.role == role))
+        .filter(|name| matches!(resolve(name), Some(Ok(_))))
         .collect()
+}
+
+/// The baseline configurations in `role`: every name of [`names_of`], resolved.
+pub fn configurations_of(role: Role) -> Vec<Configured> {
+    names_of(role)
+        .into_iter()
+        .filter_map(|name| resolve(name)?.ok())
+        .collect()
+}
+
+/// `name` as a baseline on its interpreter: `None` when it names no
+/// baseline, a usage error when the interpreter is unknown or one the
+/// baseline cannot run on (naming why).
+pub fn resolve(name: &str) -> Option<Result<Configured, UsageError>> {
+    let baseline = find(name)?;
+    let (_, asked) = split(name);
+    let name = names().find(|known| *known == name);
+    Some(resolve_row(baseline, asked, name))
+}
+
+fn resolve_row(
+    baseline: &'static Baseline,
+    asked: Option<&str>,
+    name: Option<&'static str>,
+) -> Result<Configured, UsageError> {
+    let known = INTERPRETERS
+        .iter()
+        .map(|interpreter| interpreter.name)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if baseline.language != Language::Python {
+        return match (asked, name) {
+            (None, Some(name)) => Ok(Configured {
+                name,
+                baseline,
+                interpreter: None,
+            }),
+            _ => Err(UsageError(format!(
+                "{} is a {} baseline: it takes no @interpreter (those are Python's: {known})",
+                baseline.name,
+                baseline.language.as_str()
+            ))),
+        };
+    }
+    let wanted = asked.unwrap_or(SYSTEM_INTERPRETER);
+    let (Some(interpreter), Some(name)) = (interpreter(wanted), name) else {
+        return Err(UsageError(format!(
+            "{}@{wanted}: no such interpreter; the interpreters are {known}",
+            baseline.name
+        )));
+    };
+    if let Some((_, why)) = baseline.unsupported.iter().find(|(on, _)| *on == wanted) {
+        return Err(UsageError(format!(
+            "{name} cannot run: {why}; {} runs on {}",
+            baseline.name,
+            baseline.interpreter_names()
+        )));
+    }
+    if !baseline.interpreters.contains(&wanted) {
+        return Err(UsageError(format!(
+            "{name} cannot run: {} does not run on {wanted}; it runs on {}",
+            baseline.name,
+            baseline.interpreter_names()
+        )));
+    }
+    Ok(Configured {
+        name,
+        baseline,
+        interpreter: Some(interpreter),
+    })
 }
 
 /// Where `scripts/baselines/install` puts the baselines.
@@ -267,24 +557,46 @@ fn sources() -> PathBuf {
     repository().join("scripts").join("baselines")
 }
 
-fn venv_python() -> PathBuf {
-    install_dir().join("venv").join("bin").join("python")
+impl Baseline {
+    /// The names of the interpreters it runs on, for messages and `list`:
+    /// `3.11, 3.13, 3.13t`.
+    pub fn interpreter_names(&self) -> String {
+        self.interpreters.join(", ")
+    }
 }
 
-impl Baseline {
+/// A baseline on its interpreter: what a baseline name resolves to, and
+/// what `run -e`, `serve -e` and the sweeps start.
+#[derive(Debug, Clone, Copy)]
+pub struct Configured {
+    /// The name as accepted: `py-threads@3.13t`, or a bare name.
+    pub name: &'static str,
+    /// The program.
+    pub baseline: &'static Baseline,
+    /// The CPython it runs on; `None` for a Go baseline.
+    pub interpreter: Option<&'static Interpreter>,
+}
+
+impl Configured {
     /// The executable to start and the arguments before the workload flags.
     fn program(&self) -> (PathBuf, Vec<PathBuf>) {
-        match self.language {
-            Language::Python => (
-                venv_python(),
-                vec![sources().join("python").join(self.program)],
+        match self.interpreter {
+            Some(interpreter) => (
+                interpreter.python(),
+                vec![sources().join("python").join(self.baseline.program)],
             ),
-            _ => (install_dir().join("bin").join(self.program), Vec::new()),
+            None => (
+                install_dir().join("bin").join(self.baseline.program),
+                Vec::new(),
+            ),
         }
     }
 
     /// Whether it is installed and up to date, and if not, what to do.
     pub fn installed(&self) -> Result<(), String> {
+        if let Some(interpreter) = self.interpreter {
+            return interpreter.installed();
+        }
         let rerun = format!("run {INSTALL_SCRIPT}");
         let (program, _) = self.program();
         if !program.exists() {
@@ -293,29 +605,12 @@ impl Baseline {
                 program.display()
             ));
         }
-        match self.language {
-            Language::Python => {
-                // The install script copies requirements.txt into the venv once pip succeeded.
-                let stamp = install_dir()
-                    .join("venv")
-                    .join("runtime-lab-requirements.txt");
-                let wanted = std::fs::read(sources().join("requirements.txt")).ok();
-                if std::fs::read(&stamp).ok() != wanted {
-                    return Err(format!(
-                        "not installed: the packages in {} do not match scripts/baselines/requirements.txt; {rerun}",
-                        install_dir().join("venv").display()
-                    ));
-                }
-            }
-            _ => {
-                let built = modified(&program);
-                if newest_source(&sources().join("go")) > built {
-                    return Err(format!(
-                        "{} is older than its sources in scripts/baselines/go; {rerun} to rebuild it",
-                        program.display()
-                    ));
-                }
-            }
+        let built = modified(&program);
+        if newest_source(&sources().join("go")) > built {
+            return Err(format!(
+                "{} is older than its sources in scripts/baselines/go; {rerun} to rebuild it",
+                program.display()
+            ));
         }
         Ok(())
     }
@@ -323,7 +618,7 @@ impl Baseline {
     /// Checks that it is a client, installed, and that the flags apply to
     /// it: usage errors otherwise.
     pub fn check(&self, args: &WorkloadArgs) -> Result<(), UsageError> {
-        if self.role == Role::Server {
+        if self.baseline.role == Role::Server {
             return Err(UsageError(format!(
                 "{} is a server baseline: serve it with `runtime-lab serve -e {}` and load it with `runtime-lab load`; the client baselines that `run` takes are {}",
                 self.name,
@@ -356,7 +651,7 @@ impl Baseline {
     /// Checks that it is a server, installed, and that `serve`'s flags
     /// apply to it: usage errors otherwise.
     pub fn check_serve(&self, args: &ServeArgs) -> Result<(), UsageError> {
-        if self.role == Role::Client {
+        if self.baseline.role == Role::Client {
             return Err(UsageError(format!(
                 "{} is a client baseline: run it with `runtime-lab run -e {}`; the server baselines that `serve` takes are {}",
                 self.name,
@@ -416,7 +711,7 @@ impl Baseline {
 
     /// Requests it keeps open at once.
     pub fn in_flight(&self, workload: &Workload) -> usize {
-        if self.serial {
+        if self.baseline.serial {
             1
         } else {
             workload.batches as usize
@@ -459,7 +754,8 @@ impl Baseline {
         command
     }
 
-    /// Runs `workload` as a child process and reads its JSON report.
+    /// Runs `workload` as a child process and reads its JSON report, which
+    /// names it as [`Configured::name`] (the program reports its bare name).
     pub fn run(&self, workload: &Workload) -> anyhow::Result<RunReport> {
         let output = self
             .command(workload)
@@ -472,47 +768,66 @@ impl Baseline {
             bail!("baseline {} exited with {}", self.name, output.status);
         }
         let stdout = String::from_utf8_lossy(&output.stdout);
-        let report: RunReport = serde_json::from_str(stdout.trim())
+        let mut report: RunReport = serde_json::from_str(stdout.trim())
             .with_context(|| format!("the report of baseline {} does not parse", self.name))?;
-        if report.executor != self.name {
+        if report.executor != self.baseline.name {
             bail!(
                 "baseline {} reported itself as {:?}",
                 self.name,
                 report.executor
             );
         }
+        if self.interpreter.is_some()
+            && (report.interpreter.is_none() || report.gil_enabled.is_none())
+        {
+            bail!(
+                "baseline {} did not report its interpreter and whether the GIL was enabled",
+                self.name
+            );
+        }
+        report.executor = self.name.to_owned();
         Ok(report)
     }
 }
 
-/// The installed runtime of each language that has an installed baseline,
-/// e.g. `Python 3.11.7`, `go1.19.8`.
+/// The installed runtimes: each installed interpreter's Python and the Go
+/// of the installed Go baselines, e.g. `Python 3.11.7`, `Python 3.13.5
+/// (3.13t, free-threaded)`, `go1.19.8`.
 pub fn runtime_versions() -> Vec<(Language, String)> {
     let mut versions = Vec::new();
-    for language in [Language::Python, Language::Go] {
-        let Some(baseline) = ALL
-            .iter()
-            .find(|b| b.language == language && b.installed().is_ok())
-        else {
-            continue;
-        };
-        let mut command = match language {
-            Language::Python => Command::new(venv_python()),
-            _ => Command::new(baseline.program().0),
-        };
-        let version = command
-            .arg("--version")
-            .stdin(Stdio::null())
-            .output()
-            .ok()
-            .filter(|output| output.status.success())
-            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-            .filter(|version| !version.is_empty());
-        if let Some(version) = version {
-            versions.push((language, version));
+    for interpreter in INTERPRETERS.iter().filter(|i| i.installed().is_ok()) {
+        if let Some(version) = version_of(Command::new(interpreter.python())) {
+            let build = if interpreter.free_threaded {
+                ", free-threaded"
+            } else {
+                ""
+            };
+            versions.push((
+                Language::Python,
+                format!("{version} ({}{build})", interpreter.name),
+            ));
         }
     }
+    let go = configurations_of(Role::Client)
+        .into_iter()
+        .chain(configurations_of(Role::Server))
+        .find(|c| c.baseline.language == Language::Go && c.installed().is_ok());
+    if let Some(version) = go.and_then(|go| version_of(Command::new(go.program().0))) {
+        versions.push((Language::Go, version));
+    }
     versions
+}
+
+/// What `command --version` prints, if it runs.
+fn version_of(mut command: Command) -> Option<String> {
+    command
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .filter(|version| !version.is_empty())
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
@@ -545,14 +860,20 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_not_rust_executors() {
-        let mut names: Vec<&str> = names().collect();
+        let mut names: Vec<&str> = ALL.iter().map(|b| b.name).collect();
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), ALL.len());
         for name in names {
             assert!(crate::executors::ALL.iter().all(|e| e.name != name));
             assert!(name.starts_with("py-") || name.starts_with("go-"));
+            assert!(!name.contains('@'));
         }
+        let mut every: Vec<&str> = super::names().collect();
+        let count = every.len();
+        every.sort_unstable();
+        every.dedup();
+        assert_eq!(every.len(), count);
     }
 
     #[test]
@@ -564,18 +885,90 @@ mod tests {
     }
 
     #[test]
+    fn every_interpreter_is_supported_or_refused_with_a_reason() {
+        for baseline in ALL {
+            if baseline.language != Language::Python {
+                assert!(baseline.interpreters.is_empty() && baseline.unsupported.is_empty());
+                continue;
+            }
+            for interpreter in INTERPRETERS {
+                let supported = baseline.interpreters.contains(&interpreter.name);
+                let refused = baseline
+                    .unsupported
+                    .iter()
+                    .any(|(on, why)| *on == interpreter.name && !why.is_empty());
+                assert!(
+                    supported != refused,
+                    "{} on {}: supported {supported}, refused {refused}",
+                    baseline.name,
+                    interpreter.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_name_resolves_to_its_row_and_interpreter() {
+        let free = resolve("py-threads@3.13t").unwrap().unwrap();
+        assert_eq!(free.name, "py-threads@3.13t");
+        assert_eq!(free.baseline.name, "py-threads");
+        assert!(free.interpreter.unwrap().free_threaded);
+        assert_eq!(find("py-gthread@3.13t").unwrap().name, "py-gthread");
+        assert_eq!(interpreter_of("py-gthread@3.13t").unwrap().name, "3.13t");
+        // A bare name is the system's venv, today's behaviour.
+        let bare = resolve("py-serial").unwrap().unwrap();
+        assert_eq!(bare.interpreter.unwrap().name, SYSTEM_INTERPRETER);
+        assert_eq!(bare.interpreter.unwrap().venv, "venv");
+        let go = resolve("go-nethttp").unwrap().unwrap();
+        assert!(go.interpreter.is_none());
+        assert!(resolve("threads").is_none());
+    }
+
+    #[test]
+    fn an_unsupported_pair_is_refused_naming_why() {
+        for (name, why) in [
+            ("py-gevent@3.13t", "cp313t"),
+            ("py-uvicorn@3.13t", "pydantic-core"),
+            ("py-granian", "requirements.txt"),
+            ("py-threads@3.9", "no such interpreter"),
+            ("go-gin@3.13", "takes no @interpreter"),
+        ] {
+            let refused = resolve(name).unwrap().unwrap_err().0;
+            assert!(refused.contains(why), "{name}: {refused}");
+        }
+        assert!(!names_of(Role::Server).contains(&"py-gevent@3.13t"));
+        assert!(names_of(Role::Server).contains(&"py-gevent@3.13"));
+    }
+
+    #[test]
     fn every_article_server_is_a_server_baseline() {
         assert_eq!(
             names_of(Role::Server),
-            ["py-uvicorn", "py-gunicorn", "go-nethttp", "go-gin"]
+            [
+                "py-uvicorn",
+                "py-uvicorn@3.13",
+                "py-gunicorn",
+                "py-gunicorn@3.13",
+                "py-gunicorn@3.13t",
+                "py-gthread",
+                "py-gthread@3.13",
+                "py-gthread@3.13t",
+                "py-granian@3.13",
+                "py-granian@3.13t",
+                "py-gevent@3.13",
+                "go-nethttp",
+                "go-gin"
+            ]
         );
         assert!(names_of(Role::Client).contains(&"py-asyncio"));
+        assert!(names_of(Role::Client).contains(&"py-threads@3.13t"));
     }
 
     #[test]
     fn executors_are_rust_and_baselines_their_language() {
         assert_eq!(Language::of("threads"), Language::Rust);
         assert_eq!(Language::of("py-threads"), Language::Python);
+        assert_eq!(Language::of("py-threads@3.13t"), Language::Python);
         assert_eq!(Language::of("go-goroutines"), Language::Go);
     }
 }

@@ -1,7 +1,7 @@
 //! The executor table: every name `--executor` accepts, and how to run it.
 
 use crate::args::WorkloadArgs;
-use crate::baselines::{self, Baseline};
+use crate::baselines::{self, Configured};
 use anyhow::{Context, anyhow};
 use exec_processes::WorkerCommand;
 use pipeline::serve::Control;
@@ -251,21 +251,24 @@ pub fn find(name: &str) -> anyhow::Result<&'static Executor> {
 }
 
 /// What `run --executor NAME` runs: a Rust executor of [`ALL`], or one of
-/// the articles' own programs ([`baselines::ALL`]) as a child process.
+/// the articles' own programs ([`baselines::ALL`]) on its interpreter, as a
+/// child process.
 #[derive(Clone, Copy)]
 pub enum Runnable {
     /// A Rust executor.
     Executor(&'static Executor),
-    /// A Python or Go baseline.
-    Baseline(&'static Baseline),
+    /// A Python baseline on its interpreter, or a Go baseline.
+    Baseline(Configured),
 }
 
 impl Runnable {
     /// Finds `name` and checks that it can run here with `args`; a baseline
-    /// that is not installed, or given a flag it cannot honour, is a usage error.
+    /// that is not installed, asked for on an interpreter it cannot run on,
+    /// or given a flag it cannot honour, is a usage error.
     pub fn find(name: &str, args: &WorkloadArgs) -> anyhow::Result<Self> {
-        match baselines::find(name) {
+        match baselines::resolve(name) {
             Some(baseline) => {
+                let baseline = baseline?;
                 baseline.check(args)?;
                 Ok(Runnable::Baseline(baseline))
             }

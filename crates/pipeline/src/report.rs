@@ -207,6 +207,15 @@ pub struct RunReport {
     /// Process id of the embedded feature store, when the CLI started one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream_pid: Option<u32>,
+    /// The interpreter a Python baseline ran on (`CPython 3.13.5t`); `None`
+    /// for a Rust executor, a Go baseline, or a report written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter: Option<String>,
+    /// Whether CPython's GIL was enabled (`sys._is_gil_enabled()`, measured
+    /// after the imports) in any of a Python baseline's processes: `false`
+    /// only when every process ran without it. `None` where not recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gil_enabled: Option<bool>,
 }
 
 impl RunReport {
@@ -348,6 +357,8 @@ impl RunClock {
             upstream_kind: workload.upstream.kind,
             upstream_cpu_ms: None,
             upstream_pid: None,
+            interpreter: None,
+            gil_enabled: None,
         }
     }
 }

@@ -34,8 +34,10 @@ const PALETTE: [RGBColor; 11] = [
 
 /// One colour per baseline, in `baselines::ALL`'s order, unlike any
 /// executor's: dark and saturated, since they are also drawn dashed (Python)
-/// or dotted (Go) with their own markers.
-const BASELINE_PALETTE: [RGBColor; 10] = [
+/// or dotted (Go) with their own markers. A Python baseline on another
+/// interpreter than the system's gets a shade of its colour
+/// ([`interpreter_shade`]).
+const BASELINE_PALETTE: [RGBColor; 13] = [
     RGBColor(110, 0, 0),
     RGBColor(230, 0, 230),
     RGBColor(255, 190, 0),
@@ -46,12 +48,41 @@ const BASELINE_PALETTE: [RGBColor; 10] = [
     RGBColor(120, 120, 0),
     RGBColor(0, 60, 200),
     RGBColor(90, 160, 0),
+    RGBColor(180, 0, 90),
+    RGBColor(0, 140, 200),
+    RGBColor(100, 60, 20),
 ];
+
+/// The shade of a baseline's colour on `interpreter`: the colour itself on
+/// the system's, lighter on 3.13, darker on 3.13t (free threads).
+fn interpreter_shade(colour: RGBColor, interpreter: Option<&baselines::Interpreter>) -> RGBColor {
+    let RGBColor(r, g, b) = colour;
+    let towards = |channel: u8, target: f64, share: f64| {
+        (f64::from(channel) + (target - f64::from(channel)) * share).round() as u8
+    };
+    match interpreter {
+        Some(interpreter) if interpreter.name != baselines::SYSTEM_INTERPRETER => {
+            let (target, share) = if interpreter.free_threaded {
+                (0.0, 0.45)
+            } else {
+                (255.0, 0.45)
+            };
+            RGBColor(
+                towards(r, target, share),
+                towards(g, target, share),
+                towards(b, target, share),
+            )
+        }
+        _ => colour,
+    }
+}
 
 /// The colour of `executor`, the same in every figure of every sweep.
 pub fn colour(executor: &str) -> RGBColor {
-    if let Some(index) = baselines::ALL.iter().position(|b| b.name == executor) {
-        return BASELINE_PALETTE[index % BASELINE_PALETTE.len()];
+    let (program, _) = baselines::split(executor);
+    if let Some(index) = baselines::ALL.iter().position(|b| b.name == program) {
+        let colour = BASELINE_PALETTE[index % BASELINE_PALETTE.len()];
+        return interpreter_shade(colour, baselines::interpreter_of(executor));
     }
     let index = crate::DESIGN_EXECUTORS
         .iter()

@@ -46,6 +46,7 @@ pub mod findings;
 pub mod machine;
 pub mod serving;
 pub mod table;
+pub mod talk;
 
 use anyhow::Context;
 use lab::args::FaultArgs;
@@ -133,8 +134,10 @@ pub(crate) fn executor_status(name: &str, selected: &[String]) -> Result<(), Str
     if !selected.is_empty() && !selected.iter().any(|s| s == name) {
         return Err("not selected with --executors".to_owned());
     }
-    if let Some(baseline) = baselines::find(name) {
-        return baseline.installed();
+    if let Some(baseline) = baselines::resolve(name) {
+        return baseline
+            .map_err(|unsupported| unsupported.0)
+            .and_then(|baseline| baseline.installed());
     }
     let executor = executors::ALL
         .iter()

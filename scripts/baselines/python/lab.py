@@ -23,6 +23,7 @@ import os
 import resource
 import struct
 import sys
+import sysconfig
 import time
 
 MASK64 = (1 << 64) - 1
@@ -32,8 +33,6 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_VALUES = 100_000
 # First backoff before a retry; each retry doubles it, with jitter.
 BASE_BACKOFF_S = 0.020
-# The weights (i % 16) + 1 of the kernel's weighted sum, as floats.
-WEIGHTS = [float(i) + 1.0 for i in range(16)]
 # The value of each body byte, byte / 255.0, looked up rather than divided
 # again for every byte (the same correctly rounded quotients).
 BYTE_VALUES = [float(byte) / 255.0 for byte in range(256)]
@@ -96,10 +95,16 @@ def kernel_round(values, round_index):
     shift = float(round_index % 7) * 1e-3
     weighted = 0.0
     peak = F64_MIN
-    weights = WEIGHTS
+    # This thread's own weights, and |z| without the builtin abs: on a
+    # free-threaded build every thread that touches a shared object (a
+    # module's list of floats, the abs function) updates its reference count
+    # atomically, and threads that do so for every value contend for the
+    # same cache lines, which would hide the parallelism under test. The
+    # weights are the same floats, and 1.0 + |z| is the same sum for -0.0.
+    weights = [float(i) + 1.0 for i in range(16)]
     for i, value in enumerate(values):
         z = (value - mean) * inv_std + shift
-        transformed = z / (1.0 + abs(z)) + 0.05 * z * z
+        transformed = z / (1.0 + (z if z >= 0.0 else -z)) + 0.05 * z * z
         weighted += transformed * weights[i & 15]
         if transformed > peak:
             peak = transformed
@@ -258,13 +263,18 @@ def available_cores():
 
 
 def interpreter():
-    """The runtime this baseline stands on, e.g. "CPython 3.11.7"."""
+    """The runtime this baseline stands on, e.g. "CPython 3.11.7", or
+    "CPython 3.13.5t" for a free-threaded build (configured --disable-gil)."""
     version = ".".join(str(part) for part in sys.version_info[:3])
-    return f"{sys.implementation.name.replace('cpython', 'CPython')} {version}"
+    build = "t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""
+    return f"{sys.implementation.name.replace('cpython', 'CPython')} {version}{build}"
 
 
 def has_gil():
-    """Whether this interpreter runs with its global interpreter lock."""
+    """Whether this process runs with its global interpreter lock now:
+    `sys._is_gil_enabled()` on 3.13 and later, always on before. Asked after
+    the imports, since importing an extension module that does not declare
+    free-threading support turns the GIL back on in a free-threaded build."""
     is_enabled = getattr(sys, "_is_gil_enabled", None)
     return True if is_enabled is None else bool(is_enabled())
 
@@ -446,7 +456,10 @@ class RunClock:
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         return (own.ru_utime + children.ru_utime, own.ru_stime + children.ru_stime)
 
-    def report(self, workload, executor, outcomes):
+    def report(self, workload, executor, outcomes, workers_gil=()):
+        """The run report; `workers_gil` holds has_gil() of each worker
+        process, so that the GIL counts as enabled if it was anywhere."""
+        gil_enabled = has_gil() or any(workers_gil)
         user, system = self._usage()
         self.threads.sample()
         children_rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -480,7 +493,7 @@ class RunClock:
             "workers": workload.workers,
             "connections": workload.connections,
             "max_in_flight": None,
-            "gil": has_gil(),
+            "gil": gil_enabled,
             "cores": cores,
             "wall_ms": wall_ms,
             "ideal_ms": ideal_ms,
@@ -507,6 +520,8 @@ class RunClock:
             "upstream": workload.upstream,
             "upstream_kind": workload.upstream_kind,
             "runtime": interpreter(),
+            "interpreter": interpreter(),
+            "gil_enabled": gil_enabled,
         }
 
 

@@ -38,6 +38,17 @@ _session = None
 _cache_session = None
 
 
+def open_sessions(workload, threads=1):
+    """Opens this process's keep-alive sessions, sized for `threads` requests
+    served at once (a sync worker's one, or a threaded server's W): S
+    connections per request to the store, one to the cache, so that no
+    thread waits for a connection of the pool and the measurement shows the
+    server, not the pool."""
+    global _session, _cache_session
+    _session = http_requests.pooled_session(workload, threads * workload.batches)
+    _cache_session = http_requests.pooled_session(workload, threads)
+
+
 def create_app(workload):
     """The Flask app; every worker process runs a copy of it."""
     app = flask.Flask("py-gunicorn")
@@ -127,12 +138,14 @@ class FlaskOnGunicorn(BaseApplication):
         return self.application
 
 
-def main():
-    settings = server.parse(__doc__)
+def serve_on_gunicorn(settings, app, options, threads=1):
+    """Runs `app` on gunicorn with settings.workers worker processes and the
+    worker `options` (worker_class and its own settings), each worker with
+    sessions for `threads` requests at once. Workers count themselves in
+    shared memory as they start; the last one to start prints the readiness
+    line. The listening address is known in the parent once gunicorn has
+    bound it, before the workers fork."""
     workload = settings.workload
-    # Workers count themselves in shared memory as they start; the last one
-    # to start prints the readiness line. The listening address is known in
-    # the parent once gunicorn has bound it, before the workers fork.
     started = multiprocessing.Value("i", 0)
     address = {}
 
@@ -141,27 +154,31 @@ def main():
         address["value"] = (settings.host or host, port)
 
     def post_worker_init(worker):
-        global _session, _cache_session
         lab.exit_with_parent()
-        _session = http_requests.pooled_session(workload, workload.batches)
-        _cache_session = http_requests.pooled_session(workload, 1)
+        open_sessions(workload, threads)
+        server.record_gil()
         with started.get_lock():
             started.value += 1
-            if started.value == settings.workers:
+            if started.value == options["workers"]:
                 server.announce(*address["value"])
 
     options = {
         "bind": f"{settings.host}:{settings.port}",
-        "workers": settings.workers,
-        "worker_class": "sync",
         "accesslog": None,
         "errorlog": "-",
         "loglevel": "warning",
         "graceful_timeout": GRACEFUL_SHUTDOWN_S,
         "when_ready": when_ready,
         "post_worker_init": post_worker_init,
+        **options,
     }
-    FlaskOnGunicorn(create_app(workload), options).run()
+    FlaskOnGunicorn(app, options).run()
+
+
+def main():
+    settings = server.parse(__doc__)
+    options = {"workers": settings.workers, "worker_class": "sync"}
+    serve_on_gunicorn(settings, create_app(settings.workload), options)
 
 
 if __name__ == "__main__":

@@ -29,13 +29,15 @@ def prepare_feature_batch_serial(workload, batch_id):
     )
     # Only what the parent needs crosses the pipe; the error as its kind and message.
     error = (outcome.error.kind, outcome.error.message) if outcome.error else None
-    return outcome.digest, outcome.cpu_s, outcome.values, outcome.retries, error
+    return outcome.digest, outcome.cpu_s, outcome.values, outcome.retries, error, lab.has_gil()
 
 
 def main():
     workload = lab.parse_workload(__doc__)
     clock = lab.RunClock()
     outcomes = []
+    # has_gil() of the worker processes, as each batch's worker said it.
+    workers_gil = []
     with ProcessPoolExecutor(max_workers=min(workload.workers, workload.batches)) as executor:
         issued = {}
         futures = {}
@@ -45,7 +47,8 @@ def main():
         for future in as_completed(futures):
             batch_id = futures[future]
             try:
-                digest, cpu_s, values, retries, error = future.result()
+                digest, cpu_s, values, retries, error, gil = future.result()
+                workers_gil.append(gil)
             except Exception as lost:  # a worker died: its batch is lost, not the run
                 digest, cpu_s, values, retries = None, 0.0, 0, 0
                 error = ("worker-lost", f"worker lost: {lost}")
@@ -58,7 +61,7 @@ def main():
             outcomes.append(outcome)
             clock.threads.sample()
     # Leaving the `with` joins the workers, so their CPU time counts as children's.
-    lab.print_report(clock.report(workload, "py-processes", outcomes))
+    lab.print_report(clock.report(workload, "py-processes", outcomes, workers_gil))
 
 
 if __name__ == "__main__":

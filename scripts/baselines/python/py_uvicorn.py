@@ -45,6 +45,7 @@ def create_app():
     @contextlib.asynccontextmanager
     async def lifespan(app):
         lab.exit_with_parent()
+        server.record_gil()
         # No cap on connections, as the Rust async servers have none; with
         # fresh connections each fetch opens its own session, as py-asyncio does.
         app.state.session = (

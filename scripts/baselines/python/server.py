@@ -11,13 +11,25 @@ the CPU time of a whole request, spread over its batches, calibrated here in
 Python, once, in the parent process; its worker processes are given the
 calibration (forked workers inherit it, spawned ones read it from the
 environment), so every worker burns the same rounds.
+
+The readiness line says, after the address, which interpreter runs and
+whether the GIL is enabled: each process of the server records
+`sys._is_gil_enabled()` once its imports are done (record_gil), and the
+line says `"gil_enabled": true` if any process has it, so that free
+threading is claimed only where every process ran without the GIL.
 """
 
 import argparse
+import atexit
 import copy
 import json
 import os
+import shutil
+import socket
 import sys
+import tempfile
+import threading
+import time
 from types import SimpleNamespace
 
 import lab
@@ -91,9 +103,15 @@ def parse(description):
         "upstream": args.upstream,
     }
     workload = _workload(flags)
+    records = tempfile.mkdtemp(prefix="runtime-lab-gil-")
+    parent = os.getpid()
+    # Only the parent removes the records, not a forked worker that exits.
+    atexit.register(lambda: os.getpid() == parent and shutil.rmtree(records, True))
     os.environ[ENVIRONMENT] = json.dumps(
-        {"flags": flags, "rounds_per_ms": workload.rounds_per_ms}
+        {"flags": flags, "rounds_per_ms": workload.rounds_per_ms, "gil_records": records}
     )
+    # The parent has imported its server's packages by now.
+    record_gil()
     return Settings(flags, workload)
 
 
@@ -226,7 +244,58 @@ def io_answer(store_workload, request_id, fetched):
     return 200, {"id": request_id, "digest": digest}
 
 
+def _gil_records():
+    return json.loads(os.environ[ENVIRONMENT])["gil_records"]
+
+
+def record_gil():
+    """Records whether this process runs with the GIL, once its imports are
+    done: every process of a server calls it (the parent in parse, each
+    worker as it starts)."""
+    path = os.path.join(_gil_records(), str(os.getpid()))
+    with open(path, "w") as record:
+        record.write("1" if lab.has_gil() else "0")
+
+
+def runtime():
+    """What the readiness line says after the address: the interpreter,
+    whether any process that recorded itself runs with the GIL, and how
+    many processes recorded."""
+    record_gil()
+    records = _gil_records()
+    states = []
+    for name in os.listdir(records):
+        with open(os.path.join(records, name)) as record:
+            states.append(record.read() == "1")
+    return {
+        "interpreter": lab.interpreter(),
+        "gil_enabled": any(states),
+        "processes": len(states),
+    }
+
+
+def announce_once_accepting(host, port, poll_s=0.02, within_s=60):
+    """Announces the server from a thread once a connection to HOST:PORT
+    succeeds: for a server whose socket is bound before the process that
+    accepts on it has started (Granian's worker); a server that never
+    accepts within `within_s` says nothing, and the CLI reports it."""
+
+    def wait_then_announce():
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((host, port), timeout=1).close()
+            except OSError:
+                time.sleep(poll_s)
+                continue
+            announce(host, port)
+            return
+
+    threading.Thread(target=wait_then_announce, name="announce", daemon=True).start()
+
+
 def announce(host, port):
-    """Prints the readiness line."""
+    """Prints the readiness line: the address, then the runtime as JSON
+    (`runtime-lab serve` reads both and prints its own line)."""
     shown = f"[{host}]" if ":" in host else host
-    print(f"{READY_PREFIX}{shown}:{port}", flush=True)
+    print(f"{READY_PREFIX}{shown}:{port} {json.dumps(runtime())}", flush=True)

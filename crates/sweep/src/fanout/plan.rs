@@ -450,7 +450,7 @@ pub fn with_baselines(mut figures: Vec<Figure>, scale: &Scale) -> Vec<Figure> {
     figures.push(Figure {
         id: GIL_FIGURE,
         title: "9. The GIL, measured: CPython beside the emulation (io + CPU)",
-        reproduces: "the first article's claim that the GIL serialises Python's threads and its event loop, measured: CPython's threads beside `threads --gil` and `threads`, asyncio with CPU work beside `tokio-ct`, and CPython's processes beside `processes --gil`, on the same workloads",
+        reproduces: "the first article's claim that the GIL serialises Python's threads and its event loop, measured: CPython's threads beside `threads --gil` and `threads`, and free-threaded CPython 3.13t's beside `threads`, asyncio with CPU work beside `tokio-ct`, and CPython's processes beside `processes --gil`, on the same workloads",
         work: Work::IoAndCpu,
         measure: Measure::WallTime,
         in_flight_axis: false,
@@ -459,6 +459,7 @@ pub fn with_baselines(mut figures: Vec<Figure>, scale: &Scale) -> Vec<Figure> {
             Series::new("threads"),
             Series::new("threads").with_gil(),
             Series::new("py-threads"),
+            Series::new("py-threads@3.13t"),
             Series::new("tokio-ct"),
             Series::new("py-asyncio"),
             Series::new("processes").with_gil(),
@@ -592,7 +593,10 @@ pub fn planned_stop(
             limits.open_files
         ));
     }
-    let thread_per_request = matches!(series.executor, "threads" | "crossbeam" | "py-threads");
+    let thread_per_request = matches!(
+        lab::baselines::split(series.executor).0,
+        "threads" | "crossbeam" | "py-threads"
+    );
     let threads = u64::from(n) + THREAD_HEADROOM;
     if thread_per_request && threads > limits.threads {
         return Some(format!(

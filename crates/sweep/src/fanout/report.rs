@@ -314,10 +314,13 @@ fn headline(result: &FigureResult) -> Option<String> {
 }
 
 /// The pairs of series whose wall-time ratio figure 9 reports: CPython
-/// against its emulation, and the emulation against no lock at all.
-const GIL_RATIOS: [(&str, &str); 5] = [
+/// against its emulation, free-threaded CPython (3.13t) against `threads`,
+/// and the emulation against no lock at all.
+const GIL_RATIOS: [(&str, &str); 7] = [
     ("py-threads", "threads --gil"),
     ("py-threads", "threads"),
+    ("py-threads@3.13t", "threads"),
+    ("py-threads@3.13t", "py-threads"),
     ("threads --gil", "threads"),
     ("py-asyncio", "tokio-ct"),
     ("py-processes", "processes --gil"),
@@ -395,10 +398,19 @@ fn gil_findings(result: &FigureResult, sentences: &mut Vec<String>) {
                 python.0, python.1, rust.0, rust.1
             ));
         }
+        if let (Some(free), Some(gil)) = (
+            ratio_at(result, "py-threads@3.13t", "threads", n),
+            ratio_at(result, "py-threads@3.13t", "py-threads", n),
+        ) {
+            sentences.push(format!(
+                "Free-threaded CPython (py-threads@3.13t) at N = {n}: {free:.2}x the wall time of threads (the emulation of free threads; 1.00 would be exact) and {gil:.2}x that of py-threads under the GIL."
+            ));
+        }
         let batches: Vec<String> = [
             "threads",
             "threads --gil",
             "py-threads",
+            "py-threads@3.13t",
             "tokio-ct",
             "py-asyncio",
         ]

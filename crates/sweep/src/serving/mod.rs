@@ -189,6 +189,9 @@ fn plan_for(args: &SweepOptions, scale: ServingScale, cores: usize) -> anyhow::R
             .any(|name| lab::baselines::find(name).is_some());
     if with_baselines {
         all = plan::with_baselines(all, cores as u32);
+    } else if args.figures.contains(&crate::talk::FIGURE_ID) {
+        // The talk's figure is all baselines: named, it runs without --baselines.
+        all.push(crate::talk::figure());
     }
     all.extend(crate::article::plan::figures(cores as u32));
     if let Some(bad) = args
@@ -202,6 +205,15 @@ fn plan_for(args: &SweepOptions, scale: ServingScale, cores: usize) -> anyhow::R
             ids.join(", ")
         ))
         .into());
+    }
+    // Figure 4 shares figure 1's series only where figure 1 runs.
+    let selected = |id: u8| args.figures.is_empty() || args.figures.contains(&id);
+    if selected(crate::talk::FIGURE_ID) && !selected(crate::talk::SHARES_WITH) {
+        for figure in &mut all {
+            if figure.id == crate::talk::FIGURE_ID {
+                *figure = crate::talk::figure();
+            }
+        }
     }
     let mut absent = Vec::new();
     let figures = all

@@ -308,10 +308,11 @@ pub struct ServingScale {
     pub confirm: Duration,
     /// The search narrows its bracket to within this share.
     pub resolution: f64,
-    /// The most workers a Python server baseline gets on the workers axis:
-    /// each of its workers is an interpreter that takes most of a second to
-    /// start (`None`: every x value).
-    pub python_max_workers: Option<u32>,
+    /// The workers a Python server baseline gets on the workers axis, of
+    /// `workers`: each of its workers is an interpreter (or a thread of
+    /// one) that takes most of a second to start, and every Python server
+    /// of figures 1 and 4 runs at each (`None`: every x value).
+    pub python_workers: Option<Vec<u32>>,
     /// Repeats per point: each point is their median, with their range.
     pub repeat: u32,
 }
@@ -331,13 +332,15 @@ impl ServingScale {
             warmup: Duration::from_millis(300),
             confirm: Duration::from_secs(4),
             resolution: 0.05,
-            python_max_workers: None,
+            python_workers: None,
             repeat: 3,
         }
     }
 
     /// The same figures with two repeats, shorter probes (0.5 s, confirmed
-    /// by 1 s, four times the p99 bound), fewer workers and a 10% resolution: within ten minutes on 2 cores (see
+    /// by 1 s, four times the p99 bound), fewer workers (the Python servers
+    /// at W = 1 and 8) and a 10% resolution: within ten minutes on 2 cores,
+    /// fifteen with the baselines (see
     /// [`ServingPlan::estimate`]).
     pub fn quick() -> Self {
         ServingScale {
@@ -349,7 +352,7 @@ impl ServingScale {
             warmup: Duration::from_millis(100),
             confirm: Duration::from_secs(1),
             resolution: 0.10,
-            python_max_workers: Some(8),
+            python_workers: Some(vec![1, 8]),
             repeat: 2,
             ..ServingScale::full()
         }
@@ -361,14 +364,20 @@ impl ServingScale {
     }
 
     /// The workers axis' values for `series`: fewer for a Python baseline
-    /// when [`ServingScale::python_max_workers`] says so.
+    /// when [`ServingScale::python_workers`] says so.
     pub fn workers_of(&self, series: &Series) -> Vec<u32> {
         let python = baselines::find(series.executor)
             .is_some_and(|baseline| baseline.language == baselines::Language::Python);
         self.workers
             .iter()
             .copied()
-            .filter(|&w| !python || self.python_max_workers.is_none_or(|max| w <= max))
+            .filter(|w| {
+                !python
+                    || self
+                        .python_workers
+                        .as_ref()
+                        .is_none_or(|only| only.contains(w))
+            })
             .collect()
     }
 
@@ -538,7 +547,9 @@ pub fn figures(cores: u32) -> Vec<Figure> {
 }
 
 /// `figures` with the server baselines of [`FIGURE_BASELINES`] added, and
-/// those of [`BASELINES_LEFT_OUT`] named; `cores` is the pool size.
+/// those of [`BASELINES_LEFT_OUT`] named, then the free-threading talk's
+/// figure 4 ([`crate::talk::figure`], less the series figure 1 measures for
+/// it); `cores` is the pool size.
 pub fn with_baselines(mut figures: Vec<Figure>, cores: u32) -> Vec<Figure> {
     for figure in &mut figures {
         let added = FIGURE_BASELINES
@@ -559,6 +570,10 @@ pub fn with_baselines(mut figures: Vec<Figure>, cores: u32) -> Vec<Figure> {
                 .map(|&(_, executor, why)| (executor, why)),
         );
     }
+    if !figures.iter().any(|f| f.id == crate::talk::FIGURE_ID) {
+        figures.push(crate::talk::figure());
+    }
+    crate::talk::share_series(&mut figures);
     figures
 }
 
@@ -737,7 +752,13 @@ mod tests {
     fn every_server_baseline_joins_the_throughput_figure_beside_its_rust_model() {
         let figures = with_baselines(figures(4), 4);
         let throughput = &figures[0];
-        for name in baselines::names_of(Role::Server) {
+        // The free-threading talk's servers, and every server on another
+        // interpreter than the system's, are figure 4's series.
+        let talks = ["py-gthread", "py-granian", "py-gevent"];
+        for name in baselines::names_of(Role::Server)
+            .into_iter()
+            .filter(|name| !name.contains('@') && !talks.contains(name))
+        {
             assert!(
                 throughput.series.iter().any(|s| s.executor == name),
                 "{name}"

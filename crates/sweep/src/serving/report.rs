@@ -78,6 +78,12 @@ pub struct FigureResult {
     /// Per series at W = 1 (figure 1 only): the closed-loop rate at one
     /// connection, 1000 / a request's latency alone, at x = 1.
     pub alone: Vec<LineResult>,
+    /// Per series of a workers figure: at each W, requests answered per
+    /// second of the server's CPU time in the search's chosen probe
+    /// (achieved RPS over the cores its processes kept busy), to compare
+    /// servers per unit of CPU time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_cpu: Vec<LineResult>,
 }
 
 /// The throughput bound of this machine for the mix, from the CPU a request
@@ -109,10 +115,16 @@ pub fn summarize(plan: &ServingPlan, rows: &[Row], cores: usize) -> Vec<FigureRe
         .iter()
         .filter(|figure| figure.axis != Axis::Scenario)
         .map(|figure| {
-            let rows: Vec<&Row> = rows
-                .iter()
-                .filter(|row| row.figure == figure.id && row.error.is_none())
-                .collect();
+            let (figure, rows): (Figure, Vec<&Row>) = if figure.id == crate::talk::FIGURE_ID {
+                crate::talk::with_shared(figure, rows)
+            } else {
+                let rows = rows
+                    .iter()
+                    .filter(|row| row.figure == figure.id && row.error.is_none())
+                    .collect();
+                (figure.clone(), rows)
+            };
+            let figure = &figure;
             let panels = match figure.axis {
                 Axis::Workers => vec![(
                     "max sustainable RPS".to_owned(),
@@ -148,11 +160,20 @@ pub fn summarize(plan: &ServingPlan, rows: &[Row], cores: usize) -> Vec<FigureRe
             .into_iter()
             .filter(|line| !line.points.is_empty())
             .collect();
+            let per_cpu = if figure.axis == Axis::Workers {
+                lines(figure, &rows, requests_per_cpu_second)
+                    .into_iter()
+                    .filter(|line| !line.points.is_empty())
+                    .collect()
+            } else {
+                Vec::new()
+            };
             FigureResult {
                 figure: figure.clone(),
                 panels,
                 net_bound,
                 alone,
+                per_cpu,
             }
         })
         .collect()
@@ -168,6 +189,13 @@ fn max_sustainable(rows: &[&Row]) -> Option<f64> {
         .find(|row| row.chosen)
         .and_then(|row| row.offered_rps)
         .or(searched.then_some(0.0))
+}
+
+/// Requests answered per second of server CPU in a search's chosen probe.
+fn requests_per_cpu_second(rows: &[&Row]) -> Option<f64> {
+    let chosen = rows.iter().find(|row| row.chosen)?;
+    let busy_cores = chosen.server_cpu_ms / (chosen.window_s * 1e3);
+    (busy_cores > 0.0).then(|| chosen.achieved_rps / busy_cores)
 }
 
 /// A point's median for a sentence, with its mark when its repeats differ.
@@ -535,8 +563,9 @@ pub fn render(
                 scale.warmup.as_secs_f64(),
                 scale.repeat,
                 plan::MARKED_SPREAD * 100.0,
-                scale.python_max_workers.map_or(String::new(), |max| format!(
-                    "; the Python server baselines run at W up to {max} only (each worker is an interpreter that takes most of a second to start)"
+                scale.python_workers.as_ref().map_or(String::new(), |only| format!(
+                    "; the Python server baselines run at W = {} only (each worker is an interpreter, or a thread of one, that takes most of a second to start)",
+                    only.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
                 ))
             ),
         ),
@@ -708,6 +737,9 @@ pub fn findings(result: &FigureResult, scale: &ServingScale, cores: usize) -> Ve
                 ));
             }
             found.extend(baseline_findings(result));
+            if result.figure.id == crate::talk::FIGURE_ID {
+                found.extend(crate::talk::findings(result, cores));
+            }
         }
         Axis::Load => {
             let bound = scale.p99_bound_ms();
