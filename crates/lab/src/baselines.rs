@@ -371,10 +371,10 @@ pub const ALL: &[Baseline] = &[
         name: "py-gevent",
         language: Language::Python,
         role: Role::Server,
-        summary: "Python server: the same Flask app on gunicorn's gevent worker, one process, W greenlet connections, monkey-patched requests (Rust: tokio-ct)",
+        summary: "Python server: the same Flask app on gunicorn's gevent worker, W processes, each an event loop of greenlets (up to 1000 connections), monkey-patched requests (Rust: tokio-ct -w W)",
         program: "py_gevent.py",
         serial: false,
-        cost: THREADED_COST,
+        cost: GUNICORN_COST,
         interpreters: &["3.13"],
         unsupported: &[
             (SYSTEM_INTERPRETER, NO_GEVENT_IN_SYSTEM_VENV),

@@ -1,7 +1,9 @@
 """py-gevent: the free-threading talk's gevent server: py-gunicorn's Flask
-app (py_gunicorn.create_app) on gunicorn's gevent worker, one worker
-process serving at most `--workers W` connections at once, each on a
-greenlet. Everything is monkey-patched before it is imported, so
+app (py_gunicorn.create_app) on gunicorn's gevent worker, `--workers W`
+worker processes (as uvicorn's W workers), each serving up to
+GEVENT_CONNECTIONS keep-alive connections at once, each on a greenlet (W as
+a cap on connections would leave every connection past W waiting in the
+listen backlog while the first W stay open). Everything is monkey-patched before it is imported, so
 `requests` yields to the other greenlets while it waits for the store, and
 the CPU work runs on the one thread, under the GIL: an event loop, as
 uvicorn's (compare `tokio-ct`). gevent has no free-threaded build, so this
@@ -23,12 +25,22 @@ import py_gunicorn  # noqa: E402
 import server  # noqa: E402
 
 
+# gunicorn's default worker_connections: the greenlets of one worker.
+GEVENT_CONNECTIONS = 1000
+
+
 def main():
     settings = server.parse(__doc__)
-    connections = settings.workers
-    options = {"workers": 1, "worker_class": "gevent", "worker_connections": connections}
+    options = {
+        "workers": settings.workers,
+        "worker_class": "gevent",
+        "worker_connections": GEVENT_CONNECTIONS,
+    }
     py_gunicorn.serve_on_gunicorn(
-        settings, py_gunicorn.create_app(settings.workload), options, connections
+        settings,
+        py_gunicorn.create_app(settings.workload),
+        options,
+        GEVENT_CONNECTIONS,
     )
 
 

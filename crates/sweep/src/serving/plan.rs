@@ -227,11 +227,11 @@ impl Search {
 pub const FAMILIES: [(&str, &[&str]); 4] = [
     (
         "one event loop, or W event-loop processes",
-        &["tokio-ct", "tokio-ct-offload", "py-uvicorn"],
+        &["tokio-ct", "tokio-ct-offload", "py-uvicorn", "py-gevent"],
     ),
     (
         "a pool of W threads, with and without the GIL",
-        &["threads", "py-gthread", "py-granian", "py-gevent"],
+        &["threads", "py-gthread", "py-granian"],
     ),
     (
         "W processes, with and without the GIL",
