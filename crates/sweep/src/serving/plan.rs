@@ -671,11 +671,11 @@ impl ServingPlan {
 /// What a probe costs beyond its warm-up and window, in [`ServingPlan::estimate`]:
 /// starting the `load` child, its readiness request, opening its
 /// connections, the drain, and reading /proc.
-pub(crate) const PROBE_OVERHEAD: Duration = Duration::from_millis(150);
+pub const PROBE_OVERHEAD: Duration = Duration::from_millis(150);
 
 /// The estimated cost of one probe asked to last `window`: with its
 /// warm-up and [`PROBE_OVERHEAD`].
-pub(crate) fn probe_cost(scale: &ServingScale, window: Duration) -> Duration {
+pub fn probe_cost(scale: &ServingScale, window: Duration) -> Duration {
     window + scale.warmup + PROBE_OVERHEAD
 }
 
@@ -685,7 +685,7 @@ pub(crate) fn probe_cost(scale: &ServingScale, window: Duration) -> Duration {
 /// start from the first one's answer, one step fewer and no closed loop;
 /// then the confirmation. Open-loop probes last at least
 /// [`MIN_PROBE_REQUESTS`] at `rate`.
-pub(crate) fn search_cost(scale: &ServingScale, rate: f64, repeat: u32) -> Duration {
+pub fn search_cost(scale: &ServingScale, rate: f64, repeat: u32) -> Duration {
     let (first_steps, later_steps) = if scale.resolution < 0.1 {
         (4, 3)
     } else {
