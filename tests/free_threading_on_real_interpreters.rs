@@ -8,7 +8,9 @@
 //!   `server_baselines_answer_like_rust`.
 //! - `py-threads` with CPU work at 8 batches is at least 1.5x faster on
 //!   3.13t than on 3.13 (two cores: the GIL runs the 8 batches' CPU one
-//!   after another, free threads two at a time), with the checksum of `threads`.
+//!   after another, free threads two at a time), with the checksum of
+//!   `threads`; on a machine whose spare core a neighbour holds, at least
+//!   80% of the speed-up `threads` gets over `threads --gil` alongside.
 //! - A baseline asked for on an interpreter it cannot run on exits 2 naming why.
 //!
 //! The tests that need an interpreter skip, saying so, when it is not
@@ -16,7 +18,7 @@
 
 mod common;
 
-use common::{REQUIRE_BASELINES, StoreProcess, fastest_of, number, run_executor, runtime_lab};
+use common::{REQUIRE_BASELINES, StoreProcess, number, run_executor, runtime_lab};
 
 /// Whether `interpreter` is installed; if not, says so, or panics where
 /// the baselines are required.
@@ -93,14 +95,31 @@ fn py_threads_runs_cpu_work_in_parallel_on_313t_only() {
             upstream.clone(),
         ]
     };
-    let fastest = |executor: &str| {
-        let args = workload(executor);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        fastest_of(3, &args)
-    };
-    let gil = fastest("py-threads@3.13");
-    let free = fastest("py-threads@3.13t");
-    let rust = fastest("threads");
+    // Four configurations, interleaved round by round so that a phase of
+    // the machine's drift or of a neighbour's load falls on all of them;
+    // each keeps its fastest run.
+    let configurations: [(&str, &[&str]); 4] = [
+        ("py-threads@3.13", &[]),
+        ("py-threads@3.13t", &[]),
+        ("threads", &[]),
+        ("threads", &["--gil"]),
+    ];
+    let mut fastest: [Option<serde_json::Value>; 4] = Default::default();
+    for _round in 0..3 {
+        for (slot, (executor, extra)) in fastest.iter_mut().zip(configurations) {
+            let mut args = workload(executor);
+            args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let report = common::run_json(&args);
+            if slot
+                .as_ref()
+                .is_none_or(|best| number(&report, "wall_ms") < number(best, "wall_ms"))
+            {
+                *slot = Some(report);
+            }
+        }
+    }
+    let [gil, free, rust, rust_gil] = fastest.map(|report| report.expect("three rounds ran"));
     assert_eq!(gil["gil_enabled"], true, "{gil}");
     assert_eq!(free["gil_enabled"], false, "{free}");
     assert_eq!(
@@ -112,21 +131,20 @@ fn py_threads_runs_cpu_work_in_parallel_on_313t_only() {
         "3.13 disagrees with threads"
     );
     let speedup = number(&gil, "wall_ms") / number(&free, "wall_ms");
-    // The same comparison in Rust, to tell a busy machine from a slow interpreter.
-    let emulated = {
-        let mut args = workload("threads");
-        args.push("--gil".to_owned());
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        number(&fastest_of(3, &args), "wall_ms") / number(&rust, "wall_ms")
-    };
+    // The same comparison in Rust, measured alongside: what parallel speed-up
+    // the machine offers right now. On an idle 2-core machine it is about
+    // 2x and the bar is the 1.5x; with a neighbour on one core it
+    // is less, and no interpreter can beat it, so the bar is 80% of it.
+    let emulated = number(&rust_gil, "wall_ms") / number(&rust, "wall_ms");
+    let required = 1.5_f64.min(0.8 * emulated);
     eprintln!(
-        "py-threads, 8 batches x 60 ms CPU: 3.13 {:.0} ms, 3.13t {:.0} ms, {speedup:.2}x (threads --gil / threads: {emulated:.2}x)",
+        "py-threads, 8 batches x 60 ms CPU: 3.13 {:.0} ms, 3.13t {:.0} ms, {speedup:.2}x (threads --gil / threads: {emulated:.2}x; required {required:.2}x)",
         number(&gil, "wall_ms"),
         number(&free, "wall_ms")
     );
     assert!(
-        speedup >= 1.5,
-        "3.13t is only {speedup:.2}x faster than 3.13 ({} vs {} ms); threads --gil / threads is {emulated:.2}x on this machine now",
+        speedup >= required,
+        "3.13t is only {speedup:.2}x faster than 3.13 ({} vs {} ms); threads --gil / threads is {emulated:.2}x on this machine now, so {required:.2}x was required",
         number(&free, "wall_ms"),
         number(&gil, "wall_ms")
     );

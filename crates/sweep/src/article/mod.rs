@@ -19,7 +19,7 @@
 //! [`report`] turns them into a table per scenario, the article's numbers
 //! beside them and the ratios the article draws, and [`chart`] into one
 //! grouped bar chart per scenario. These figures run only when named with
-//! `--figures`: they add about eleven minutes to a quick server sweep.
+//! `--figures`: they add about seven to nine minutes to a quick server sweep.
 
 pub mod chart;
 pub mod measure;
