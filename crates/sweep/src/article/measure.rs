@@ -3,9 +3,9 @@
 //! of that rate, each probe a row of the server sweep's results.
 
 use super::plan::{self, SHARES};
-use crate::serving::measure::{Offer, ServerChild};
+use crate::serving::measure::ServerChild;
 use crate::serving::plan::{Figure, Series};
-use crate::serving::{Point, Row, Sweeper, open_connections};
+use crate::serving::{Point, Row, Sweeper};
 
 /// Measures `series` in the scenario of `figure` once (repeat `repeat`):
 /// starts the server, records its memory at rest (step `rest`), searches its
@@ -25,22 +25,7 @@ pub(crate) fn point(sweep: &mut Sweeper<'_>, figure: &Figure, series: &Series, r
     sweep.with_server(point, |sweep, child| {
         at_rest(sweep, point, child);
         let max = sweep.search_max(point, child);
-        if max <= 0.0 {
-            return;
-        }
-        for share in SHARES {
-            let rate = max * share;
-            let point = Point { x: share, ..point };
-            let connections = open_connections(rate, sweep.scale, &point.server);
-            sweep.probe(
-                point,
-                child,
-                "share",
-                Offer::Open(rate),
-                connections,
-                sweep.scale.confirm,
-            );
-        }
+        sweep.probe_shares(point, child, max, &SHARES);
     });
 }
 

@@ -422,21 +422,8 @@ impl Sweeper<'_> {
                         };
                         self.with_server(point, |sweep, child| {
                             let max = sweep.search_max(point, child);
-                            for &share in &sweep.scale.load_shares {
-                                if max <= 0.0 {
-                                    break;
-                                }
-                                let rate = max * share;
-                                let point = Point { x: share, ..point };
-                                sweep.probe(
-                                    point,
-                                    child,
-                                    "share",
-                                    Offer::Open(rate),
-                                    open_connections(rate, sweep.scale, &point.server),
-                                    sweep.scale.confirm,
-                                );
-                            }
+                            let shares = sweep.scale.load_shares.clone();
+                            sweep.probe_shares(point, child, max, &shares);
                         });
                     }
                 }
@@ -575,6 +562,34 @@ impl Sweeper<'_> {
             self.rows[index].chosen = true;
         }
         max
+    }
+
+    /// One open-loop probe of the confirmation's length at each share of
+    /// `max` (step `share`, x the share): the latency at those loads.
+    /// Nothing when the search sustained no rate.
+    pub(crate) fn probe_shares(
+        &mut self,
+        point: Point<'_>,
+        child: &ServerChild,
+        max: f64,
+        shares: &[f64],
+    ) {
+        if max <= 0.0 {
+            return;
+        }
+        for &share in shares {
+            let rate = max * share;
+            let point = Point { x: share, ..point };
+            let connections = open_connections(rate, self.scale, &point.server);
+            self.probe(
+                point,
+                child,
+                "share",
+                Offer::Open(rate),
+                connections,
+                self.scale.confirm,
+            );
+        }
     }
 
     /// One closed-loop probe at one connection: the latency of a request
